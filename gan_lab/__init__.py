@@ -1,0 +1,13 @@
+"""gan_lab: the code behind the gan-lab book, from the GAN minimax game to Wasserstein GANs.
+
+Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy data sets), ``nets``
+(MLPs), ``losses`` (objectives, gradient penalty, clipping), ``train`` (one loop for every objective),
+``metrics`` (exact W1, mode coverage), ``theory`` (closed forms), ``plots`` and ``exercises``.
+"""
+from .settings import budget, by_budget, device, seed_everything
+from .train import TrainConfig, TrainResult, TrainingDiverged, train
+from . import data, losses, metrics, nets, plots, theory, exercises
+
+__version__ = "0.1.0"
+__all__ = ["budget", "by_budget", "device", "seed_everything", "train", "TrainConfig", "TrainResult",
+           "TrainingDiverged", "data", "losses", "metrics", "nets", "plots", "theory", "exercises"]

@@ -1,0 +1,86 @@
+"""Closed forms and grid integrals that the chapters check their experiments against.
+
+Densities are given as values on a uniform grid with spacing ``dx``; with ``dx=1`` the same functions
+take probability vectors of discrete distributions. All logs are natural (nats), with 0 log 0 = 0.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "optimal_discriminator",
+    "value_function",
+    "kl_divergence",
+    "js_divergence",
+    "js_shifted_uniforms",
+    "generator_gradient",
+]
+
+
+def _as64(name: str, x) -> torch.Tensor:
+    t = torch.as_tensor(x, dtype=torch.float64)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or Inf")
+    if (t < 0).any():
+        raise ValueError(f"{name} must be non-negative (a density or probabilities), min is {t.min().item():.3g}")
+    return t
+
+
+def optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor) -> torch.Tensor:
+    """D*(x) = p_data(x) / (p_data(x) + p_g(x)), given both densities at the same points.
+
+    Where both densities vanish, D* is undefined (it never matters for V); we return 1/2 there.
+    """
+    p, q = _as64("p_data", p_data), _as64("p_g", p_g)
+    total = p + q
+    return torch.where(total > 0, p / torch.where(total > 0, total, 1.0), torch.full_like(total, 0.5))
+
+
+def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return torch.special.xlogy(x, y)
+
+
+def value_function(d: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor, dx: float = 1.0) -> torch.Tensor:
+    """V(D, G) = integral of p_data log D + p_g log(1 - D), as a Riemann sum with spacing dx."""
+    d = torch.as_tensor(d, dtype=torch.float64)
+    if ((d < 0) | (d > 1)).any():
+        raise ValueError("d must hold probabilities in [0, 1]")
+    p, q = _as64("p_data", p_data), _as64("p_g", p_g)
+    return (_xlogy(p, d) + _xlogy(q, 1 - d)).sum() * dx
+
+
+def kl_divergence(p: torch.Tensor, q: torch.Tensor, dx: float = 1.0) -> torch.Tensor:
+    """KL(P || Q) = integral of p log(p / q); +inf when P puts mass where Q has none."""
+    p, q = _as64("p", p), _as64("q", q)
+    if ((p > 0) & (q == 0)).any():
+        return torch.tensor(math.inf, dtype=torch.float64)
+    return (_xlogy(p, p) - _xlogy(p, q)).sum() * dx
+
+
+def js_divergence(p: torch.Tensor, q: torch.Tensor, dx: float = 1.0) -> torch.Tensor:
+    """JS(P || Q) = KL(P || M)/2 + KL(Q || M)/2 with M = (P + Q)/2; between 0 and log 2."""
+    p, q = _as64("p", p), _as64("q", q)
+    m = (p + q) / 2
+    return (kl_divergence(p, m, dx) + kl_divergence(q, m, dx)) / 2
+
+
+def js_shifted_uniforms(a: float) -> float:
+    """JS(U[0, 1] || U[a, 1 + a]) = min(|a|, 1) log 2: each distribution has mass min(|a|, 1) where
+    the other has none, and there the mixture's density is half its own."""
+    return min(abs(float(a)), 1.0) * math.log(2.0)
+
+
+def generator_gradient(d_of_fake: torch.Tensor, kind: str) -> torch.Tensor:
+    """|d loss / d l| for the generator's loss at a fake sample with D(G(z)) = sigmoid(l) = d.
+
+    saturating, loss log(1 - D): |-sigmoid(l)| = d, which vanishes as D rejects the fake (d -> 0);
+    non-saturating, loss -log D: |-(1 - sigmoid(l))| = 1 - d, which is largest there.
+    """
+    d = torch.as_tensor(d_of_fake, dtype=torch.float64)
+    if kind == "saturating":
+        return d
+    if kind == "non_saturating":
+        return 1 - d
+    raise ValueError(f"unknown generator loss {kind!r}; use 'saturating' or 'non_saturating'")
