@@ -6,8 +6,8 @@ Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy d
 """
 from .settings import budget, by_budget, device, seed_everything
 from .train import TrainConfig, TrainResult, TrainingDiverged, train
-from . import data, losses, metrics, nets, plots, theory, exercises
+from . import data, estimate, exercises, losses, metrics, nets, plots, theory
 
 __version__ = "0.1.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "train", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "data", "losses", "metrics", "nets", "plots", "theory", "exercises"]
+           "TrainingDiverged", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "exercises"]

@@ -62,6 +62,7 @@ class TrainConfig:
     depth: int = 3
     log_every: int = 100
     eval_samples: int = 1000               # points for W1 / mode coverage at each log (0: skip them)
+    snapshots: int = 0                     # keep G(z) of this many fixed z at each log (samples over time)
     seed: int = 0
     progress: bool = True
 
@@ -85,6 +86,7 @@ class TrainConfig:
         positive_int("n_critic")
         positive_int("depth", 0)
         positive_int("eval_samples", 0)
+        positive_int("snapshots", 0)
         positive_int("seed", 0)
         for name in ("lr_g", "lr_d", "clip"):
             v = getattr(self, name)
@@ -105,13 +107,15 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     """The trained ``generator`` and ``critic`` (the discriminator for ``"gan"``), the resolved ``config``,
-    the ``history`` (lists keyed by name, one entry per log: step, loss_d, loss_g, w1, ...) and ``seconds``."""
+    the ``history`` (lists keyed by name, one entry per log: step, loss_d, loss_g, w1, ...), ``seconds``,
+    and ``snapshots``: (step, G(z)) for a fixed batch of z at each log when ``config.snapshots`` > 0."""
 
     generator: nn.Module
     critic: nn.Module
     config: TrainConfig
     history: dict = field(default_factory=dict)
     seconds: float = 0.0
+    snapshots: list = field(default_factory=list)
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
@@ -200,6 +204,7 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     if track_modes:
         history["modes"], history["hq_fraction"] = [], []
     result = TrainResult(G, D, cfg, history)
+    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 30_000)).to(dev)
 
     B, wgan = cfg.batch_size, cfg.objective != "gan"
     use_penalty = cfg.objective == "wgan-gp" and cfg.penalty_weight > 0
@@ -260,6 +265,9 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
                     cov = metrics.mode_coverage(gen, name)
                     history["modes"].append(cov.modes_covered)
                     history["hq_fraction"].append(cov.high_quality_fraction)
+            if cfg.snapshots:
+                with torch.no_grad():
+                    result.snapshots.append((step, G(z_fixed).cpu()))
             history["seconds"].append(time.perf_counter() - start)
     result.seconds = time.perf_counter() - start
     return result
