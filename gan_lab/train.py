@@ -197,7 +197,7 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     # A fixed real evaluation set, from its own stream so that evaluation does not shift training's.
     eval_real = sample_real(cfg.eval_samples, torch.Generator().manual_seed(cfg.seed + 10_000)) \
         if cfg.eval_samples and dim == 2 else None
-    track_modes = name in ("8gaussians", "25gaussians")
+    track_modes = name in ("8gaussians", "25gaussians") and cfg.eval_samples > 0
     history: dict[str, list] = {k: [] for k in ("step", "loss_d", "loss_g", "estimate", "penalty", "seconds")}
     if eval_real is not None:
         history["w1"] = []
