@@ -48,7 +48,7 @@ def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size:
     sample_q, _, dim_q = _real_sampler(p_g)
     if dim_p != dim_q:
         raise ValueError(f"p_data is {dim_p}-D but p_g is {dim_q}-D")
-    dev = torch.device(device) if device is not None else settings.device()
+    dev = settings.resolve_device(device)
     settings.seed_everything(seed)
     D = discriminator if discriminator is not None else nets.discriminator(dim_p, width=width, depth=depth)
     D = D.to(dev)

@@ -61,7 +61,7 @@ def mode_coverage(samples: Array, mixture: Union[str, Modes], *, n_std: float = 
     """Count the modes of ``mixture`` (a data-set name such as ``"8gaussians"``, or ``Modes``) that
     ``samples`` (n, 2) cover, and the fraction of samples that are high quality."""
     m = _modes(mixture) if isinstance(mixture, str) else mixture
-    if n_std <= 0:
+    if not n_std > 0:
         raise ValueError(f"n_std must be positive, got {n_std!r}")
     if min_count < 1:
         raise ValueError(f"min_count must be at least 1, got {min_count!r}")

@@ -63,6 +63,16 @@ def device() -> torch.device:
     return torch.device("cpu")
 
 
+def resolve_device(requested: "str | torch.device | None" = None) -> torch.device:
+    """``requested`` as a ``torch.device``; ``None`` means the detected ``device()``."""
+    if requested is None:
+        return device()
+    try:
+        return torch.device(requested)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={requested!r} is not a torch device") from err
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python's, NumPy's and torch's global generators with ``seed``.
 

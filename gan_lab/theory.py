@@ -45,7 +45,7 @@ def _xlogy(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def value_function(d: torch.Tensor, p_data: torch.Tensor, p_g: torch.Tensor, dx: float = 1.0) -> torch.Tensor:
     """V(D, G) = integral of p_data log D + p_g log(1 - D), as a Riemann sum with spacing dx."""
     d = torch.as_tensor(d, dtype=torch.float64)
-    if ((d < 0) | (d > 1)).any():
+    if not ((d >= 0) & (d <= 1)).all():
         raise ValueError("d must hold probabilities in [0, 1]")
     p, q = _as64("p_data", p_data), _as64("p_g", p_g)
     return (_xlogy(p, d) + _xlogy(q, 1 - d)).sum() * dx

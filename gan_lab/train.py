@@ -153,6 +153,8 @@ def _real_sampler(data: Data) -> tuple[Callable[[int, torch.Generator], torch.Te
         probe = data(2, torch.Generator().manual_seed(0))
         if not isinstance(probe, torch.Tensor) or probe.dim() != 2:
             raise ValueError("a data callable must return an (n, d) tensor for (n, generator)")
+        if not torch.isfinite(probe).all():
+            raise ValueError(f"the data callable returned NaN or Inf: {probe.tolist()}")
         return data, None, probe.shape[1]
     raise ValueError(f"data must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
 
@@ -184,7 +186,7 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
         raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
     cfg = replace(base, **overrides).resolved()
     sample_real, name, dim = _real_sampler(data)
-    dev = torch.device(device) if device is not None else settings.device()
+    dev = settings.resolve_device(device)
 
     settings.seed_everything(cfg.seed)
     G = generator if generator is not None else nets.generator(dim, cfg.noise_dim, width=cfg.width, depth=cfg.depth)
@@ -248,8 +250,8 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
         if not math.isfinite(float(total_d.detach() + loss_g.detach())):
             result.seconds = time.perf_counter() - start
             raise TrainingDiverged(
-                f"training diverged at generator step {step}: critic loss {float(total_d):.4g}, "
-                f"generator loss {float(loss_g):.4g} (lower the learning rates, or check the data)", result)
+                f"training diverged at generator step {step}: critic loss {float(total_d.detach()):.4g}, "
+                f"generator loss {float(loss_g.detach()):.4g} (lower the learning rates, or check the data)", result)
 
         if step % cfg.log_every == 0 or step == cfg.steps:
             history["step"].append(step)
@@ -259,6 +261,10 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
             history["penalty"].append(float(penalty.detach()) if penalty is not None else float("nan"))
             if eval_real is not None or track_modes:
                 gen = result.sample(cfg.eval_samples, seed=cfg.seed + 20_000 + step)
+                if not torch.isfinite(gen).all():
+                    result.seconds = time.perf_counter() - start
+                    raise TrainingDiverged(f"training diverged at generator step {step}: the generator's "
+                                           "samples contain NaN or Inf (lower the learning rates)", result)
                 if eval_real is not None:
                     history["w1"].append(metrics.wasserstein1(gen, eval_real))
                 if track_modes:

@@ -37,13 +37,13 @@ def check_optimal_discriminator(fn: Callable[[torch.Tensor, torch.Tensor], torch
 
 
 def check_non_saturating_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> bool:
-    """``fn(fake_logits)`` must return -E[log D(G(z))], finite even for logits like -200."""
+    """``fn(fake_logits)`` must return -E[log D(G(z))], finite even for logits like -1000."""
     from . import run_check
 
     def attempt() -> None:
         moderate = torch.linspace(-6, 6, 25, dtype=torch.float64)
         _close("loss on moderate logits", fn(moderate), losses.generator_loss(moderate, "non_saturating"), 1e-9)
-        extreme = torch.tensor([-200.0, -50.0, 0.0, 50.0, 200.0], dtype=torch.float64)
+        extreme = torch.tensor([-1000.0, -200.0, -50.0, 0.0, 50.0, 200.0, 1000.0], dtype=torch.float64)
         _close("loss on extreme logits (use softplus, not log(sigmoid))", fn(extreme),
                losses.generator_loss(extreme, "non_saturating"), 1e-9)
     return run_check("non-saturating generator loss", attempt)

@@ -1,0 +1,96 @@
+"""gan_lab.estimate.fit_discriminator: a trained D turns two samples into a JS estimate."""
+import math
+
+import pytest
+import torch
+
+from gan_lab import estimate
+
+TINY = dict(steps=200, batch_size=128, width=32, eval_samples=1000, device="cpu")
+
+
+def _far_apart():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(2000, 1, generator=g), torch.randn(2000, 1, generator=g) + 20
+
+
+def test_identical_distributions_give_js_near_zero_and_value_near_minus_log_4():
+    fit = estimate.fit_discriminator("gaussian1d", "gaussian1d", **TINY)
+    assert abs(fit.js) < 0.02
+    assert fit.value == pytest.approx(-math.log(4), abs=0.04)
+
+
+def test_disjoint_distributions_give_js_near_log_2():
+    p, q = _far_apart()
+    fit = estimate.fit_discriminator(p, q, **TINY)
+    assert math.log(2) - 0.05 < fit.js < math.log(2) + 1e-6
+
+
+def test_the_js_estimate_grows_with_the_distance_between_the_distributions():
+    g = torch.Generator().manual_seed(1)
+    base = torch.randn(2000, 1, generator=g)
+    js = [estimate.fit_discriminator(base, torch.randn(2000, 1, generator=g) + shift, **TINY).js
+          for shift in (0.5, 1.5, 3.0)]
+    assert js[0] < js[1] < js[2]
+
+
+def test_fit_returns_the_discriminator_value_js_and_a_curve_ending_at_the_last_step():
+    fit = estimate.fit_discriminator("8gaussians", "25gaussians", steps=30, width=16, eval_samples=100,
+                                     device="cpu")
+    assert isinstance(fit.discriminator, torch.nn.Module)
+    assert fit.discriminator(torch.zeros(5, 2)).shape == (5, 1)
+    assert fit.curve[-1] == (30, fit.value)
+    assert [s for s, _ in fit.curve] == list(range(1, 31))
+    assert fit.js == pytest.approx((fit.value + math.log(4)) / 2)
+
+
+def test_fit_logs_every_steps_over_50_steps_and_the_last():
+    fit = estimate.fit_discriminator("gaussian1d", "bimodal1d", steps=120, width=8, eval_samples=50, device="cpu")
+    assert [s for s, _ in fit.curve] == list(range(2, 121, 2))
+
+
+def test_same_seed_gives_the_same_fit_and_another_seed_a_different_one():
+    kw = dict(steps=20, width=8, eval_samples=50, device="cpu")
+    a = estimate.fit_discriminator("gaussian1d", "bimodal1d", seed=3, **kw)
+    b = estimate.fit_discriminator("gaussian1d", "bimodal1d", seed=3, **kw)
+    c = estimate.fit_discriminator("gaussian1d", "bimodal1d", seed=4, **kw)
+    assert a.curve == b.curve and a.value != c.value
+
+
+def test_a_given_discriminator_is_trained_in_place():
+    D = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    before = [p.detach().clone() for p in D.parameters()]
+    fit = estimate.fit_discriminator("gaussian1d", "bimodal1d", steps=10, eval_samples=50, discriminator=D,
+                                     device="cpu")
+    assert fit.discriminator is D
+    assert any(not torch.equal(p, b) for p, b in zip(D.parameters(), before))
+
+
+def test_a_callable_sampler_is_accepted():
+    fit = estimate.fit_discriminator(lambda n, g: torch.randn(n, 2, generator=g),
+                                     lambda n, g: torch.randn(n, 2, generator=g) + 5,
+                                     steps=200, width=32, batch_size=128, eval_samples=500, device="cpu")
+    assert fit.js > 0.5
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(steps=0), "steps.*got 0"),
+    (dict(batch_size=-1), "batch_size.*got -1"),
+    (dict(eval_samples=0), "eval_samples.*got 0"),
+    (dict(lr=0.0), "lr.*got 0.0"),
+    (dict(lr=float("nan")), "lr.*got nan"),
+])
+def test_fit_discriminator_rejects_bad_settings_naming_them(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        estimate.fit_discriminator("gaussian1d", "bimodal1d", device="cpu", **kwargs)
+
+
+def test_fit_discriminator_rejects_distributions_of_different_dimensions():
+    with pytest.raises(ValueError, match="1-D.*2-D"):
+        estimate.fit_discriminator("gaussian1d", "8gaussians", steps=5, device="cpu")
+
+
+@pytest.mark.parametrize("bad", ["nope", torch.tensor([[math.nan]])])
+def test_fit_discriminator_rejects_bad_data(bad):
+    with pytest.raises(ValueError, match="nope|NaN"):
+        estimate.fit_discriminator(bad, "gaussian1d", steps=5, device="cpu")

@@ -1,0 +1,162 @@
+"""gan_lab.nets: the MLPs, and the custom ReLU that must be numerically identical to nn.ReLU."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lab import losses, nets
+
+
+def _with_torch_relu(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (same weights) whose nets.ReLU layers are torch.nn.ReLU."""
+    twin = copy.deepcopy(model)
+    for i, layer in enumerate(twin.net):
+        if isinstance(layer, nets.ReLU):
+            twin.net[i] = nn.ReLU()
+    return twin
+
+
+def _grads(outputs, params, **kw):
+    """Gradients of ``outputs``; a tensor that does not reach them gets zeros (not an error)."""
+    return torch.autograd.grad(outputs, params, allow_unused=True, materialize_grads=True, **kw)
+
+
+def test_relu_forward_and_gradient_equal_torch_relu_including_at_zero():
+    x = torch.tensor([-2.0, -0.0, 0.0, 1e-30, 3.0], requires_grad=True)
+    y = nets.ReLU()(x)
+    (g,) = _grads((y * torch.arange(1.0, 6.0)).sum(), [x])
+    x2 = x.detach().clone().requires_grad_(True)
+    y2 = nn.ReLU()(x2)
+    (g2,) = _grads((y2 * torch.arange(1.0, 6.0)).sum(), [x2])
+    assert torch.equal(y, y2) and torch.equal(g, g2)
+    assert g.tolist() == [0.0, 0.0, 0.0, 4.0, 5.0]
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_custom_relu_mlp_gives_torch_relu_outputs_and_parameter_gradients(depth):
+    torch.manual_seed(depth)
+    ours = nets.critic(2, width=32, depth=depth)
+    theirs = _with_torch_relu(ours)
+    x = torch.randn(64, 2) * 2
+    out, out2 = ours(x), theirs(x)
+    assert torch.equal(out, out2)
+    g = _grads(out.pow(2).mean(), list(ours.parameters()))
+    g2 = _grads(out2.pow(2).mean(), list(theirs.parameters()))
+    for a, b in zip(g, g2):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+def test_custom_relu_gives_torch_relu_gradient_penalty_gradients_under_double_backward(depth):
+    torch.manual_seed(10 + depth)
+    ours = nets.critic(2, width=32, depth=depth)
+    theirs = _with_torch_relu(ours)
+    real, fake = torch.randn(128, 2), torch.randn(128, 2) * 0.5 + 1
+    gp = losses.gradient_penalty(ours, real, fake, generator=torch.Generator().manual_seed(0))
+    gp2 = losses.gradient_penalty(theirs, real, fake, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(gp, gp2, atol=1e-6, rtol=1e-6)
+    g = _grads(gp, list(ours.parameters()))
+    g2 = _grads(gp2, list(theirs.parameters()))
+    assert any(a.abs().max() > 0 for a in g)
+    for a, b in zip(g, g2):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("depth", [1, 3])
+def test_custom_relu_input_hessian_vector_products_equal_torch_relu(depth):
+    """Second derivatives w.r.t. the input (not only the weights) must match too."""
+    torch.manual_seed(20 + depth)
+    ours = nets.critic(2, width=16, depth=depth).double()
+    theirs = _with_torch_relu(ours)
+    x = torch.randn(32, 2, dtype=torch.float64)
+    results = []
+    for model in (ours, theirs):
+        xi = x.clone().requires_grad_(True)
+        (gx,) = _grads(model(xi).sum(), [xi], create_graph=True)
+        loss = (gx.norm(dim=1) - 1).pow(2).sum()
+        results.append(_grads(loss, [xi] + list(model.parameters())))
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, atol=1e-10, rtol=1e-10)
+
+
+def test_a_penalty_only_backward_leaves_exactly_the_hidden_biases_without_grad():
+    """Documented difference from nn.ReLU: the hidden biases do not enter grad_x f, so a penalty-only
+    backward gives them ``grad=None`` (torch's ReLU gives zeros); every weight and the output bias get a
+    gradient, equal to torch's."""
+    torch.manual_seed(0)
+    ours = nets.critic(2, width=8, depth=2)
+    theirs = _with_torch_relu(ours)
+    real, fake = torch.randn(16, 2), torch.randn(16, 2)
+    for model in (ours, theirs):
+        losses.gradient_penalty(model, real, fake, generator=torch.Generator().manual_seed(0)).backward()
+    hidden_biases = {"net.0.bias", "net.2.bias"}
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        if name in hidden_biases:
+            assert p.grad is None, name
+            assert torch.count_nonzero(q.grad) == 0, name
+        else:
+            torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
+def test_custom_relu_passes_gradcheck_and_gradgradcheck():
+    x = (torch.randn(20, dtype=torch.float64) + 0.05).requires_grad_(True)   # away from the kink
+    x = x.detach().masked_fill(x.detach().abs() < 1e-3, 0.5).requires_grad_(True)
+    assert torch.autograd.gradcheck(nets.ReLU(), (x,))
+    assert torch.autograd.gradgradcheck(nets.ReLU(), (x,))
+
+
+# ---- MLPs --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("width, depth, activation", [(8, 0, "relu"), (16, 1, "tanh"), (32, 3, "leaky_relu"),
+                                                      (4, 2, "elu")])
+def test_mlp_has_depth_hidden_layers_of_width_with_the_chosen_activation(width, depth, activation):
+    m = nets.MLP(3, 5, width=width, depth=depth, activation=activation)
+    linears = [layer for layer in m.net if isinstance(layer, nn.Linear)]
+    assert len(linears) == depth + 1
+    assert [lin.out_features for lin in linears] == [width] * depth + [5]
+    assert linears[0].in_features == 3
+    acts = [layer for layer in m.net if not isinstance(layer, nn.Linear)]
+    assert len(acts) == depth
+    assert all(type(a) is type(nets.ACTIVATIONS[activation]()) for a in acts)
+    assert m(torch.randn(7, 3)).shape == (7, 5)
+
+
+def test_relu_mlps_use_the_custom_relu():
+    assert any(isinstance(layer, nets.ReLU) for layer in nets.critic(width=8).net)
+
+
+def test_toy_nets_default_to_the_wgan_gp_papers_3_layers_of_512():
+    m = nets.critic()
+    linears = [layer for layer in m.net if isinstance(layer, nn.Linear)]
+    assert [lin.out_features for lin in linears] == [512, 512, 512, 1]
+
+
+@pytest.mark.parametrize("make, x_dim, out_dim", [
+    (lambda: nets.generator(2, 3, width=8), 3, 2),
+    (lambda: nets.generator(1, 1, width=8), 1, 1),
+    (lambda: nets.discriminator(2, width=8), 2, 1),
+    (lambda: nets.discriminator(1, width=8), 1, 1),
+    (lambda: nets.critic(2, width=8), 2, 1),
+])
+def test_generator_discriminator_and_critic_shapes(make, x_dim, out_dim):
+    m = make()
+    y = m(torch.randn(11, x_dim))
+    assert y.shape == (11, out_dim) and y.dtype == torch.float32
+    assert (m.in_dim, m.out_dim) == (x_dim, out_dim)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(width=0), "width.*got 0"),
+    (dict(width=-3), "width.*got -3"),
+    (dict(width=2.5), "width.*got 2.5"),
+    (dict(depth=-1), "depth.*got -1"),
+    (dict(in_dim=0), "in_dim.*got 0"),
+    (dict(out_dim=True), "out_dim.*got True"),
+    (dict(activation="gelu"), "'gelu'"),
+])
+def test_mlp_rejects_bad_sizes_and_activations_naming_them(kwargs, pattern):
+    args = dict(in_dim=2, out_dim=1, width=8, depth=2, activation="relu")
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=pattern):
+        nets.MLP(args.pop("in_dim"), args.pop("out_dim"), **args)

@@ -1,0 +1,84 @@
+"""gan_lab.settings: the budget, the device and seeding."""
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from gan_lab import settings
+
+
+@pytest.mark.parametrize("value, expected", [("quick", "quick"), ("book", "book"), ("full", "full"),
+                                             (" Quick ", "quick"), ("FULL", "full")])
+def test_budget_reads_GAN_LAB_BUDGET(monkeypatch, value, expected):
+    monkeypatch.setenv("GAN_LAB_BUDGET", value)
+    assert settings.budget() == expected
+
+
+@pytest.mark.parametrize("gpu, expected", [(True, "full"), (False, "book")])
+def test_budget_defaults_to_full_with_a_gpu_and_book_without(monkeypatch, gpu, expected):
+    monkeypatch.delenv("GAN_LAB_BUDGET", raising=False)
+    monkeypatch.setattr(settings, "_gpu_present", lambda: gpu)
+    assert settings.budget() == expected
+
+
+def test_bad_budget_raises_value_error_naming_it(monkeypatch):
+    monkeypatch.setenv("GAN_LAB_BUDGET", "fast")
+    with pytest.raises(ValueError, match="'fast'"):
+        settings.budget()
+    with pytest.raises(ValueError, match="'fast'"):
+        settings.by_budget(quick=1, book=2, full=3)
+
+
+@pytest.mark.parametrize("value, expected", [("quick", 1), ("book", 2), ("full", 3)])
+def test_by_budget_picks_the_value_of_the_current_budget(monkeypatch, value, expected):
+    monkeypatch.setenv("GAN_LAB_BUDGET", value)
+    assert settings.by_budget(quick=1, book=2, full=3) == expected
+
+
+@pytest.mark.parametrize("cuda, mps, expected", [(True, True, "cuda"), (True, False, "cuda"),
+                                                 (False, True, "mps"), (False, False, "cpu")])
+def test_device_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
+    monkeypatch.delenv("GAN_LAB_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert settings.device() == torch.device(expected)
+
+
+def test_GAN_LAB_DEVICE_overrides_detection(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("GAN_LAB_DEVICE", "cpu")
+    assert settings.device() == torch.device("cpu")
+
+
+def test_bad_GAN_LAB_DEVICE_raises_value_error_naming_it(monkeypatch):
+    monkeypatch.setenv("GAN_LAB_DEVICE", "gpu0")
+    with pytest.raises(ValueError, match="'gpu0'"):
+        settings.device()
+
+
+def _draws():
+    return random.random(), np.random.rand(3).tolist(), torch.rand(3)
+
+
+def test_seed_everything_makes_python_numpy_and_torch_draws_repeat():
+    settings.seed_everything(123)
+    first = _draws()
+    settings.seed_everything(123)
+    second = _draws()
+    assert first[0] == second[0] and first[1] == second[1] and torch.equal(first[2], second[2])
+    settings.seed_everything(124)
+    third = _draws()
+    assert third[0] != first[0] and third[1] != first[1] and not torch.equal(third[2], first[2])
+
+
+def test_seed_everything_returns_a_cpu_generator_seeded_with_the_seed():
+    g = settings.seed_everything(7)
+    assert isinstance(g, torch.Generator) and g.device == torch.device("cpu")
+    assert torch.equal(torch.rand(4, generator=g), torch.rand(4, generator=torch.Generator().manual_seed(7)))
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "3", True, None])
+def test_seed_everything_rejects_non_integer_or_negative_seeds(seed):
+    with pytest.raises(ValueError, match=repr(seed).replace(".", r"\.")):
+        settings.seed_everything(seed)

@@ -1,0 +1,157 @@
+"""gan_lab.theory: closed forms against grid integrals and autograd."""
+import math
+
+import pytest
+import torch
+
+from gan_lab import data, losses, theory
+
+DX = 1e-3
+GRID = torch.arange(-20, 20, DX, dtype=torch.float64) + DX / 2     # midpoints
+
+
+def normal(x, m, s):
+    return torch.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+
+def uniform(x, a, b):
+    return ((x >= a) & (x < b)).double() / (b - a)
+
+
+# ---- KL and JS -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("m1, s1, m2, s2", [(0, 1, 0, 1), (0, 1, 1, 1), (0.5, 0.7, -1, 2), (2, 3, 0, 1.5)])
+def test_kl_of_two_gaussians_on_a_grid_matches_the_closed_form(m1, s1, m2, s2):
+    expected = math.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5
+    got = theory.kl_divergence(normal(GRID, m1, s1), normal(GRID, m2, s2), DX)
+    assert got.item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_kl_is_infinite_when_p_has_mass_where_q_has_none():
+    assert theory.kl_divergence(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0])).item() == math.inf
+    # the other way round is finite: 0 log 0 = 0
+    assert theory.kl_divergence(torch.tensor([1.0, 0.0]), torch.tensor([0.5, 0.5])).item() == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize("p, q", [([1.0, 0.0], [0.0, 1.0]), ([0.5, 0.5, 0, 0], [0, 0, 0.25, 0.75]),
+                                  ([0.2, 0.3, 0.5, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.1, 0.1, 0.8])])
+def test_js_of_disjoint_distributions_is_log_2(p, q):
+    p, q = torch.tensor(p, dtype=torch.float64), torch.tensor(q, dtype=torch.float64)
+    assert theory.js_divergence(p, q).item() == pytest.approx(math.log(2), rel=1e-12)
+
+
+def test_js_is_zero_for_equal_symmetric_and_between_0_and_log_2():
+    g = torch.Generator().manual_seed(0)
+    for _ in range(5):
+        p, q = torch.rand(10, generator=g, dtype=torch.float64), torch.rand(10, generator=g, dtype=torch.float64)
+        p, q = p / p.sum(), q / q.sum()
+        js = theory.js_divergence(p, q).item()
+        assert 0 < js < math.log(2)
+        assert theory.js_divergence(q, p).item() == pytest.approx(js, rel=1e-12)
+        assert theory.js_divergence(p, p).item() == pytest.approx(0.0, abs=1e-15)
+
+
+def test_js_of_a_discrete_pair_matches_a_hand_computation():
+    p, q = torch.tensor([0.5, 0.5, 0.0]), torch.tensor([0.0, 0.5, 0.5])
+    # M = (1/4, 1/2, 1/4): KL(P||M) = 1/2 log 2 + 1/2 log 1 = 1/2 log 2, same for Q
+    assert theory.js_divergence(p, q).item() == pytest.approx(0.5 * math.log(2), rel=1e-12)
+
+
+@pytest.mark.parametrize("a", [0.0, 0.3, 0.5, 0.999, 1.0, 2.0, -0.4, -3.0])
+def test_js_shifted_uniforms_matches_a_grid_computation(a):
+    dx = 1e-4
+    x = torch.arange(-4, 6, dx, dtype=torch.float64) + dx / 2
+    grid_js = theory.js_divergence(uniform(x, 0, 1), uniform(x, a, 1 + a), dx).item()
+    assert theory.js_shifted_uniforms(a) == pytest.approx(grid_js, abs=1e-3)
+    assert isinstance(theory.js_shifted_uniforms(a), float)
+
+
+@pytest.mark.parametrize("fn", [theory.kl_divergence, theory.js_divergence])
+def test_divergences_are_float64_scalars_even_for_float32_or_list_input(fn):
+    for p, q in ((torch.tensor([0.25, 0.75]), torch.tensor([0.5, 0.5])), ([0.25, 0.75], [0.5, 0.5])):
+        out = fn(p, q)
+        assert out.shape == () and out.dtype == torch.float64
+
+
+# ---- the optimal discriminator and the value of the game ------------------------------------------------
+
+def test_optimal_discriminator_is_p_over_p_plus_q_with_one_half_where_both_vanish():
+    p = torch.tensor([1.0, 0.0, 0.3, 0.0, 2.0])
+    q = torch.tensor([1.0, 2.0, 0.1, 0.0, 0.0])
+    d = theory.optimal_discriminator(p, q)
+    assert d.dtype == torch.float64 and d.shape == p.shape
+    torch.testing.assert_close(d, torch.tensor([0.5, 0.0, 0.75, 0.5, 1.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("p_g", [lambda x: normal(x, 1.0, 1.0), lambda x: normal(x, 0.0, 3.0),
+                                 lambda x: data.density("gaussian1d", x)])
+def test_value_at_the_optimal_discriminator_is_minus_log_4_plus_2_js(p_g):
+    p = data.density("bimodal1d", GRID)
+    q = p_g(GRID)
+    v = theory.value_function(theory.optimal_discriminator(p, q), p, q, DX)
+    expected = -math.log(4) + 2 * theory.js_divergence(p, q, DX)
+    assert v.item() == pytest.approx(expected.item(), abs=1e-9)
+    assert -math.log(4) - 1e-9 <= v.item() <= 1e-9
+
+
+def test_value_at_d_one_half_is_minus_log_4():
+    p, q = data.density("bimodal1d", GRID), data.density("gaussian1d", GRID)
+    assert theory.value_function(torch.full_like(GRID, 0.5), p, q, DX).item() == pytest.approx(-math.log(4), abs=1e-6)
+
+
+def test_no_discriminator_beats_the_optimal_one():
+    p, q = data.density("bimodal1d", GRID), normal(GRID, 0.5, 1.0)
+    best = theory.value_function(theory.optimal_discriminator(p, q), p, q, DX).item()
+    g = torch.Generator().manual_seed(0)
+    d_star = theory.optimal_discriminator(p, q)
+    for scale in (0.01, 0.1, 0.3):
+        d = (d_star + scale * (torch.rand(len(GRID), generator=g, dtype=torch.float64) - 0.5)).clamp(1e-6, 1 - 1e-6)
+        assert theory.value_function(d, p, q, DX).item() < best
+
+
+def test_value_at_the_optimum_for_shifted_uniforms_matches_js_shifted_uniforms():
+    dx = 1e-4
+    x = torch.arange(-1, 4, dx, dtype=torch.float64) + dx / 2
+    for a in (0.0, 0.25, 0.5, 1.0, 1.5):
+        p, q = uniform(x, 0, 1), uniform(x, a, 1 + a)
+        v = theory.value_function(theory.optimal_discriminator(p, q), p, q, dx).item()
+        assert v == pytest.approx(-math.log(4) + 2 * theory.js_shifted_uniforms(a), abs=1e-3)
+
+
+# ---- the generator's gradient -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["saturating", "non_saturating"])
+def test_generator_gradient_is_the_absolute_autograd_derivative_of_the_loss(kind):
+    logits = torch.linspace(-8, 8, 33, dtype=torch.float64, requires_grad=True)
+    loss = losses.generator_loss(logits, kind) * len(logits)     # the loss is a batch mean: undo the 1/n
+    (grad,) = torch.autograd.grad(loss, logits)
+    got = theory.generator_gradient(torch.sigmoid(logits.detach()), kind)
+    torch.testing.assert_close(got, grad.abs(), rtol=1e-12, atol=1e-15)
+
+
+def test_generator_gradient_vanishes_only_for_the_saturating_loss_when_d_rejects():
+    d = torch.tensor([1e-6, 0.5, 1 - 1e-6], dtype=torch.float64)
+    torch.testing.assert_close(theory.generator_gradient(d, "saturating"), d)
+    torch.testing.assert_close(theory.generator_gradient(d, "non_saturating"), 1 - d)
+
+
+# ---- bad input ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [theory.kl_divergence, theory.js_divergence, theory.optimal_discriminator])
+@pytest.mark.parametrize("bad, pattern", [([0.5, -0.1], "non-negative"), ([0.5, math.nan], "NaN or Inf"),
+                                          ([0.5, math.inf], "NaN or Inf")])
+def test_densities_must_be_finite_and_non_negative(fn, bad, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        fn(torch.tensor(bad), torch.tensor([0.5, 0.5]))
+
+
+@pytest.mark.parametrize("d", [[0.5, 1.5], [-0.1, 0.5], [0.5, math.nan]], ids=["above 1", "below 0", "nan"])
+def test_value_function_rejects_a_d_outside_0_1(d):
+    p = torch.tensor([0.5, 0.5])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        theory.value_function(torch.tensor(d), p, p)
+
+
+def test_generator_gradient_rejects_an_unknown_kind_naming_it():
+    with pytest.raises(ValueError, match="'wasserstein'"):
+        theory.generator_gradient(torch.tensor([0.5]), "wasserstein")
