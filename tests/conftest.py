@@ -1,14 +1,10 @@
 """Shared set-up for the unit tests of gan_lab.
 
-- Plots draw off-screen (Agg), whatever the machine has.
+- Plots draw off-screen (Agg) in this process; notebook kernels keep their own inline backend.
 - torch uses one intra-op thread: the networks here are tiny (width <= 64), where a second thread buys
   nothing, and on a busy 2-core machine two threads per process make each step 10-30x slower.
 """
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")
-
-import matplotlib  # noqa: E402
+import matplotlib
 
 matplotlib.use("Agg")
 

@@ -1,0 +1,344 @@
+"""Checks on the built book: it builds with -W, it is self-contained, and a browser renders it.
+
+A session fixture builds the whole book once at the ``quick`` budget into ``_build/quick/``
+(executing every notebook), then:
+
+- every page in ``_toc.yml`` loads only local scripts, and those files exist;
+- headless Chromium (Debian's, driven by Playwright) renders the first chapter from ``file://``
+  with typeset math, loaded figures, no visible error trace, and a Colab launch button.
+
+Needs what ``scripts/setup.sh`` installs (``make test`` runs it): the venv, ``book/_vendor``
+and ``/usr/bin/chromium``. A missing piece is a failure, never a skip.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK_OUT = ROOT / "_build" / "quick"
+HTML = QUICK_OUT / "_build" / "html"
+CHAPTER = "book/01_minimax"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+COLAB_PREFIX = "https://colab.research.google.com/github/gan-lab/gan-lab/blob/main/"
+BUILD_TIMEOUT_S = 900
+# Upstream noise that breaks nothing the book uses: sphinx-thebe 0.3 emits its inline config
+# (`const THEBE_JS_URL = ...`) twice on every Jupyter Book 1 page; thebe itself is not enabled.
+KNOWN_JS_ERRORS = ("Identifier 'THEBE_JS_URL' has already been declared",)
+
+
+def toc_pages() -> list[str]:
+    """Every document named in _toc.yml (root first), without suffix."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            for part in entry.get("parts", []) or []:
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"))
+    return [str(Path(p).with_suffix("")) for p in pages]
+
+
+# --------------------------------------------------------------------------- the build
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.fixture(scope="session")
+def quick_build() -> dict:
+    """Build the book once at the quick budget with -W. Never fails itself: the tests report."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    if not jupyter_book.exists():
+        return {"ok": False, "summary": f"{jupyter_book} not found: run scripts/setup.sh (or `make test`)"}
+    vendor = ROOT / "book" / "_vendor" / "mathjax" / "tex-mml-chtml.js"
+    if not vendor.exists():
+        return {"ok": False, "summary": f"{vendor.relative_to(ROOT)} missing: run scripts/setup.sh to fetch it"}
+    shutil.rmtree(QUICK_OUT, ignore_errors=True)
+    QUICK_OUT.mkdir(parents=True)
+    cmd = [str(jupyter_book), "build", ".", "--path-output", str(QUICK_OUT), "-W", "-n", "--keep-going"]
+    shown = f"GAN_LAB_BUDGET=quick {' '.join(cmd)}"
+    env = dict(os.environ, GAN_LAB_BUDGET="quick")
+    # Build as `make book` does: tests/conftest.py sets MPLBACKEND=Agg for the unit tests, and kernels
+    # inherit it, where it would turn every inline figure into nothing.
+    env.pop("MPLBACKEND", None)
+    start = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode(errors="replace") if isinstance(err.stdout, bytes) else (err.stdout or "")
+        return {"ok": False, "summary": f"`{shown}` did not finish in {BUILD_TIMEOUT_S} s",
+                "details": ANSI.sub("", out)[-6000:]}
+    log = ANSI.sub("", proc.stdout + "\n" + proc.stderr)
+    (QUICK_OUT / "build.log").write_text(log)
+    if proc.returncode == 0:
+        return {"ok": True, "summary": f"built in {time.monotonic() - start:.0f} s"}
+    reports = ""
+    for report in sorted((HTML / "reports").glob("**/*.log")):
+        reports += f"\n----- {report.relative_to(ROOT)} (tail)\n{ANSI.sub('', report.read_text())[-4000:]}"
+    return {
+        "ok": False,
+        "summary": (f"`{shown}` exited {proc.returncode} after {time.monotonic() - start:.0f} s; "
+                    f"full log in {(QUICK_OUT / 'build.log').relative_to(ROOT)}"),
+        "details": f"----- log tail\n{log[-6000:]}{reports or chr(10) + '(no reports/*.log)'}",
+    }
+
+
+@pytest.fixture
+def quick_book(quick_build) -> Path:
+    """The built HTML folder; tests that need it fail (briefly) when the build failed."""
+    if not quick_build["ok"]:
+        pytest.fail(f"the quick book build failed ({quick_build['summary']}); "
+                    "test_book_builds_with_warnings_as_errors shows why", pytrace=False)
+    return HTML
+
+
+def test_book_builds_with_warnings_as_errors(quick_build):
+    if not quick_build["ok"]:
+        pytest.fail(f"{quick_build['summary']}\n{quick_build.get('details', '')}", pytrace=False)
+    missing = [p for p in toc_pages() if not (HTML / f"{p}.html").is_file()]
+    assert not missing, f"pages in _toc.yml with no HTML after the build: {missing}"
+    assert (HTML / "index.html").is_file(), "the build wrote no index.html"
+
+
+def test_config_forces_execution():
+    """The execution cache ignores GAN_LAB_BUDGET, so every build must execute every notebook."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    mode = config.get("execute", {}).get("execute_notebooks")
+    assert mode == "force", f"_config.yml execute.execute_notebooks is {mode!r}, expected 'force'"
+
+
+# --------------------------------------------------------------------- static HTML
+
+
+class _Assets(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.scripts: list[str] = []
+        self.stylesheets: list[str] = []
+        self.widget_state = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "script" and attrs.get("src"):
+            self.scripts.append(attrs["src"])
+        if tag == "script" and attrs.get("type") == "application/vnd.jupyter.widget-state+json":
+            self.widget_state = True
+        if tag == "link" and "stylesheet" in (attrs.get("rel") or "") and attrs.get("href"):
+            self.stylesheets.append(attrs["href"])
+
+
+def _assets(page: Path) -> _Assets:
+    parser = _Assets()
+    parser.feed(page.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_loads_only_local_scripts(quick_book, page):
+    html = quick_book / f"{page}.html"
+    assert html.is_file(), f"{html.relative_to(ROOT)} was not built"
+    found = _assets(html)
+    remote = [u for u in found.scripts + found.stylesheets if urlsplit(u).scheme or u.startswith("//")]
+    assert not remote, f"{page}.html loads remote scripts/stylesheets (the book must work offline): {remote}"
+    missing = [u for u in found.scripts + found.stylesheets
+               if not (html.parent / urlsplit(u).path).resolve().is_file()]
+    assert not missing, f"{page}.html references local files that are not in the build: {missing}"
+
+
+def test_chapter_serves_mathjax_locally(quick_book):
+    found = _assets(quick_book / f"{CHAPTER}.html")
+    mathjax = [u for u in found.scripts if "mathjax" in u.lower()]
+    assert mathjax, f"{CHAPTER}.html has no MathJax script; scripts are {found.scripts}"
+    assert all(urlsplit(u).path.endswith("_static/mathjax/tex-mml-chtml.js") for u in mathjax), (
+        f"MathJax is not the vendored copy: {mathjax}")
+    fonts = quick_book / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
+    assert any(fonts.glob("*.woff")), f"MathJax fonts missing from the build: {fonts.relative_to(ROOT)}"
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_widget_pages_load_the_local_widget_manager(quick_book, page):
+    """Pages with embedded widget state need require.js and embed-amd.js, served locally."""
+    found = _assets(quick_book / f"{page}.html")
+    if not found.widget_state:
+        return  # no widgets on this page: nothing to load
+    names = [urlsplit(u).path for u in found.scripts]
+    for wanted in ("_static/widgets-compat.js", "_static/require.js", "_static/widgets/embed-amd.js"):
+        assert any(n.endswith(wanted) for n in names), (
+            f"{page}.html embeds widget state but does not load {wanted}; scripts: {found.scripts}")
+
+
+# ------------------------------------------------------------------ browser render
+
+# Runs in the page once MathJax has finished: everything the assertions need, as plain data.
+PROBE_JS = r"""
+() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main') || document.body;
+  const skip = 'pre, code, script, style, textarea, .cell_input, .highlight, mjx-container, mjx-assistive-mml';
+  const walker = document.createTreeWalker(article, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!el || el.closest(skip)) continue;
+    if (el.checkVisibility && !el.checkVisibility()) continue;
+    texts.push(node.textContent);
+  }
+  const visible = (el) => !el.checkVisibility || el.checkVisibility();
+  const imgs = Array.from(article.querySelectorAll('img'));
+  const outputs = Array.from(article.querySelectorAll('.cell_output'));
+  const widgetViews = Array.from(article.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]'));
+  return {
+    mathjax_version: window.MathJax && window.MathJax.version,
+    mjx: article.querySelectorAll('mjx-container').length,
+    merror: Array.from(article.querySelectorAll('mjx-merror')).map(e => e.textContent),
+    text: texts.join(' '),
+    images: imgs.map(i => ({src: i.getAttribute('src'), complete: i.complete, width: i.naturalWidth})),
+    figures: article.querySelectorAll('.cell_output img, figure img').length,
+    traceback_outputs: Array.from(article.querySelectorAll('.output.traceback, .output.error'))
+        .map(e => e.textContent.slice(0, 300)),
+    output_text: outputs.filter(visible).map(e => e.innerText).join('\n'),
+    stderr: Array.from(article.querySelectorAll('.output.stderr')).map(e => e.textContent.slice(0, 300)),
+    widget_views: widgetViews.length,
+    rendered_widgets: document.querySelectorAll('.jupyter-widgets.widget-inline-hbox, .jupyter-widgets .widget-inline-hbox, .widget-subarea .jupyter-widgets').length,
+    colab: Array.from(document.querySelectorAll('a[href]')).map(a => a.href)
+        .filter(h => h.startsWith('https://colab.research.google.com/')),
+  };
+}
+"""
+
+
+@pytest.fixture(scope="session")
+def rendered_chapter(quick_build) -> dict:
+    """Render the chapter in headless Chromium over file:// and probe the result."""
+    if not quick_build["ok"]:
+        pytest.fail(f"the quick book build failed ({quick_build['summary']}); "
+                    "test_book_builds_with_warnings_as_errors shows why", pytrace=False)
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} not found: run scripts/setup.sh (it installs Debian's chromium as root)")
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError as err:  # pragma: no cover - the test extra installs it
+        pytest.fail(f"playwright is not installed in this environment ({err}); run scripts/setup.sh")
+    page_path = HTML / f"{CHAPTER}.html"
+    url = page_path.as_uri()
+    requests, failed, console = [], [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 2000})
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("requestfailed", lambda r: failed.append(f"{r.url} ({r.failure})"))
+            page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+            page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+            page.goto(url, wait_until="load", timeout=60_000)
+
+            mathjax_error = None
+            try:
+                page.wait_for_function(
+                    "() => window.MathJax && window.MathJax.startup && window.MathJax.startup.promise",
+                    timeout=30_000)
+                page.evaluate("() => window.MathJax.startup.promise.then(() => true)")
+            except PlaywrightError as err:  # reported by test_render_typesets_math; probe the page anyway
+                mathjax_error = str(err).splitlines()[0]
+            # Load every image now (lazy ones included) and wait for them to settle.
+            page.evaluate("() => document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+            try:
+                page.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=30_000)
+            except PlaywrightError:
+                pass  # the image assertions below report which ones did not load
+            result = page.evaluate(PROBE_JS)
+            page.screenshot(path=str(QUICK_OUT / "01_minimax.png"), full_page=True)
+        finally:
+            browser.close()
+    result.update(url=url, requests=requests, failed=failed, console=console, mathjax_error=mathjax_error)
+    return result
+
+
+def test_render_typesets_math(rendered_chapter):
+    r = rendered_chapter
+    assert r["mathjax_error"] is None, (
+        f"MathJax never finished starting on {r['url']}: {r['mathjax_error']}; "
+        f"console errors: {r['console']}; failed requests: {r['failed']}")
+    assert r["mathjax_version"] == "3.2.2", f"MathJax in the page is {r['mathjax_version']!r}, expected the vendored 3.2.2"
+    assert r["mjx"] >= 1, (f"no <mjx-container> in the article of {r['url']}: math was not typeset; "
+                           f"console errors: {r['console']}; failed requests: {r['failed']}")
+    assert not r["merror"], f"MathJax reported TeX errors: {r['merror']}"
+
+
+def test_render_leaves_no_raw_tex(rendered_chapter):
+    text = rendered_chapter["text"]
+    found = []
+    for delim in ("$$", "\\(", "\\)", "\\[", "\\]", "\\begin{"):
+        i = text.find(delim)
+        if i >= 0:
+            found.append(f"{delim!r} in ...{text[max(0, i - 60):i + 60]!r}...")
+    assert not found, f"raw TeX left in the visible article text (MathJax did not typeset it): {found}"
+
+
+def test_render_loads_every_image(rendered_chapter):
+    images = rendered_chapter["images"]
+    broken = [i["src"] for i in images if not (i["complete"] and i["width"] > 0)]
+    assert not broken, f"images in the article that did not load: {broken}"
+    assert rendered_chapter["figures"] >= 1, (
+        f"no figure image in the chapter's article (images found: {[i['src'] for i in images]})")
+
+
+def test_render_shows_no_error_trace(rendered_chapter):
+    r = rendered_chapter
+    assert not r["traceback_outputs"], f"error outputs visible on the page: {r['traceback_outputs']}"
+    trace_stderr = [s for s in r["stderr"] if re.search(r"Traceback|\w+Error\b|\w+Exception\b", s)]
+    assert not trace_stderr, f"stderr outputs with an error trace: {trace_stderr}"
+    pattern = re.compile(r"Traceback \(most recent call last\)|^\s*[A-Za-z_.]*(Error|Exception):.*$", re.M)
+    hits = [m.group(0).strip()[:200] for m in pattern.finditer(r["output_text"])]
+    assert not hits, f"cell outputs that show an error: {hits}"
+    assert "Traceback" not in r["text"], "the word 'Traceback' is visible in the article text"
+    js_errors = [c for c in r["console"] if c.startswith("pageerror") and not any(k in c for k in KNOWN_JS_ERRORS)]
+    assert not js_errors, f"JavaScript errors on the page: {js_errors}"
+
+
+def test_render_is_offline(rendered_chapter):
+    r = rendered_chapter
+    remote = [u for u in r["requests"] if not u.startswith(("file:", "data:", "blob:", "about:"))]
+    assert not remote, f"the page requested non-local URLs: {remote}"
+    assert not r["failed"], f"requests that failed while rendering: {r['failed']}"
+
+
+def test_render_widgets_when_present(rendered_chapter):
+    r = rendered_chapter
+    if r["widget_views"]:
+        assert r["rendered_widgets"] >= r["widget_views"], (
+            f"{r['widget_views']} widget views embedded but only {r['rendered_widgets']} rendered "
+            f"(is widgets/embed-amd.js loading?); console errors: {r['console']}")
+
+
+def test_chapter_has_colab_button(rendered_chapter):
+    want = COLAB_PREFIX + CHAPTER + ".ipynb"
+    links = rendered_chapter["colab"]
+    assert want in links, f"no Colab launch link {want} on the chapter page; Colab links found: {links}"
