@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["samples", "surface", "curves", "grid_of_samples"]
+__all__ = ["samples", "density", "surface", "curves", "grid_of_samples"]
 
 Array = Union[torch.Tensor, np.ndarray]
 
@@ -29,6 +29,22 @@ def samples(ax: plt.Axes, real: Optional[Array] = None, fake: Optional[Array] = 
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def density(ax: plt.Axes, points: Array, *, lim: float = 2.0, bins: int = 100, cmap: str = "magma",
+            title: str = "") -> plt.Axes:
+    """The empirical density of 2-D ``points``: a ``bins`` x ``bins`` histogram over [-lim, lim]^2,
+    normalised to integrate to 1 over the square (points outside it are not counted)."""
+    p = _np(points)
+    if p.ndim != 2 or p.shape[1] != 2:
+        raise ValueError(f"density needs (n, 2) points, got shape {p.shape}")
+    hist, xe, ye = np.histogram2d(p[:, 0], p[:, 1], bins=bins, range=[[-lim, lim], [-lim, lim]], density=True)
+    ax.imshow(hist.T, origin="lower", extent=(xe[0], xe[-1], ye[0], ye[-1]), cmap=cmap, aspect="equal")
     ax.set_xticks([])
     ax.set_yticks([])
     if title:

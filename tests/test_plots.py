@@ -102,3 +102,22 @@ def test_grid_of_samples_has_one_titled_panel_per_snapshot():
         assert all(len(a.collections) == 2 and a.get_xlim() == (-2.5, 2.5) for a in fig.axes)
     finally:
         plt.close(fig)
+
+
+def test_density_is_a_normalised_histogram_with_the_mass_where_the_points_are():
+    points = torch.tensor([[0.5, 0.5]] * 30 + [[-1.5, -1.5]] * 10)
+    fig, ax = plt.subplots()
+    plots.density(ax, points, lim=2.0, bins=4)
+    image = ax.get_images()[0].get_array()
+    cell = (4 / 4) ** 2                                   # area of one of the 4 x 4 cells
+    assert np.isclose(np.asarray(image).sum() * cell, 1.0)
+    assert np.asarray(image)[2, 2] == pytest.approx(0.75 / cell)   # (0.5, 0.5): row 2, column 2 (y, x)
+    assert np.asarray(image)[0, 0] == pytest.approx(0.25 / cell)
+    plt.close(fig)
+
+
+def test_density_rejects_points_that_are_not_2d():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match=r"\(5, 3\)"):
+        plots.density(ax, torch.zeros(5, 3))
+    plt.close(fig)
