@@ -140,12 +140,15 @@ def modes(name: str) -> Modes:
     return Modes(centers=make_centers() / divisor, std=std / divisor)
 
 
-def parallel_lines(n: int, theta: float, *, seed: Optional[int] = None) -> torch.Tensor:
+def parallel_lines(n: int, theta: float, *, seed: Optional[int] = None,
+                   generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """``n`` points (theta, z) with z ~ U[0, 1]: the distribution P_theta of the WGAN paper's Example 1."""
     _check_n(n)
     theta = float(theta)
     if not math.isfinite(theta):
         raise ValueError(f"theta must be finite, got {theta!r}")
-    g = _generator(seed)
+    if seed is not None and generator is not None:
+        raise ValueError("pass either seed or generator, not both")
+    g = generator if generator is not None else _generator(seed)
     z = torch.rand(n, 1, generator=g)
     return torch.cat([torch.full((n, 1), theta), z], dim=1)

@@ -1,14 +1,18 @@
-"""Estimates that need a trained network: a discriminator trained (close) to optimality.
+"""Estimates that need a trained network, between two fixed distributions P and Q.
 
-For a fixed generator with distribution p_g, the best discriminator attains
-max_D V(D, G) = -log 4 + 2 JS(p_data || p_g), so a trained discriminator turns two samples into a
-(lower-bound) estimate of the Jensen-Shannon divergence: JS ~ (V + log 4) / 2.
+- ``fit_discriminator``: for a fixed generator with distribution p_g, the best discriminator attains
+  max_D V(D, G) = -log 4 + 2 JS(p_data || p_g), so a trained discriminator turns two samples into a
+  (lower-bound) estimate of the Jensen-Shannon divergence: JS ~ (V + log 4) / 2.
+- ``wasserstein1_dual``: the Kantorovich-Rubinstein duality W1(P, Q) = sup over 1-Lipschitz f of
+  E_P f - E_Q f; a critic trained with the gradient penalty gives the estimate E_P f - E_Q f.
+
+P and Q are given as in ``gan_lab.train``: a data-set name, an (n, d) tensor, or a sampler (n, generator).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -16,13 +20,13 @@ from torch import nn
 from . import losses, nets, settings
 from .train import Data, _real_sampler
 
-__all__ = ["fit_discriminator", "DiscriminatorFit"]
+__all__ = ["fit_discriminator", "DiscriminatorFit", "wasserstein1_dual", "DualEstimate"]
 
 
 @dataclass
 class DiscriminatorFit:
     """A trained ``discriminator`` (returns logits), its value V(D, G) on held-out samples, the JS
-    estimate (V + log 4) / 2 in nats, and the value after each logged step (``curve``)."""
+    estimate (V + log 4) / 2 in nats, and (step, V) after each logged step (``curve``)."""
 
     discriminator: nn.Module
     value: float
@@ -30,46 +34,100 @@ class DiscriminatorFit:
     curve: list
 
 
-def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size: int = 256, width: int = 128,
-                      depth: int = 2, lr: float = 1e-3, eval_samples: int = 4096, seed: int = 0,
-                      discriminator: Optional[nn.Module] = None,
-                      device: Optional[Union[str, torch.device]] = None) -> DiscriminatorFit:
-    """Train D to maximise V(D, G) = E_{p_data} log D(x) + E_{p_g} log(1 - D(x)) between two fixed
-    distributions (names, (n, d) tensors or samplers, as in ``gan_lab.train``), with Adam.
+@dataclass
+class DualEstimate:
+    """A trained ``critic`` f, the dual estimate E_P f - E_Q f of W1(P, Q) on held-out samples, and
+    (step, estimate) after each logged step (``curve``)."""
 
-    Returns the discriminator and V measured on ``eval_samples`` fresh points of each distribution.
-    """
+    critic: nn.Module
+    estimate: float
+    curve: list
+
+
+def _check_settings(steps: int, batch_size: int, eval_samples: int, lr: float) -> None:
     for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_samples", eval_samples)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-    sample_p, _, dim_p = _real_sampler(p_data)
-    sample_q, _, dim_q = _real_sampler(p_g)
+
+
+def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable, *, steps: int,
+              batch_size: int, lr: float, betas: tuple, eval_samples: int, seed: int,
+              device: torch.device) -> tuple[nn.Module, list]:
+    """Minimise ``loss(net, x, y, rng)`` over batches x ~ P, y ~ Q with Adam; every steps/50 steps record
+    ``score(net, x_eval, y_eval)`` on fixed held-out samples. Returns the net and the (step, score) curve."""
+    sample_p, _, dim_p = _real_sampler(p)
+    sample_q, _, dim_q = _real_sampler(q)
     if dim_p != dim_q:
-        raise ValueError(f"p_data is {dim_p}-D but p_g is {dim_q}-D")
-    dev = settings.resolve_device(device)
-    settings.seed_everything(seed)
-    D = discriminator if discriminator is not None else nets.discriminator(dim_p, width=width, depth=depth)
-    D = D.to(dev)
-    opt = torch.optim.Adam(D.parameters(), lr=lr)
+        raise ValueError(f"P is {dim_p}-D but Q is {dim_q}-D")
+    net = net.to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
     rng = torch.Generator().manual_seed(seed)
     held = torch.Generator().manual_seed(seed + 10_000)
-    x_eval, y_eval = sample_p(eval_samples, held).to(dev), sample_q(eval_samples, held).to(dev)
-
-    def value() -> float:
-        with torch.no_grad():
-            return -float(losses.discriminator_loss(D(x_eval), D(y_eval)))
-
-    curve = []
-    log_every = max(1, steps // 50)
+    x_eval, y_eval = sample_p(eval_samples, held).to(device), sample_q(eval_samples, held).to(device)
+    curve, log_every = [], max(1, steps // 50)
     for step in range(1, steps + 1):
-        x, y = sample_p(batch_size, rng).to(dev), sample_q(batch_size, rng).to(dev)
-        loss = losses.discriminator_loss(D(x), D(y))
+        x, y = sample_p(batch_size, rng).to(device), sample_q(batch_size, rng).to(device)
+        value = loss(net, x, y, rng)
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        value.backward()
         opt.step()
         if step % log_every == 0 or step == steps:
-            curve.append((step, value()))
+            with torch.no_grad():
+                curve.append((step, float(score(net, x_eval, y_eval))))
+    return net, curve
+
+
+def _data_dim(p: Data) -> int:
+    return _real_sampler(p)[2]
+
+
+def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size: int = 256, width: int = 128,
+                      depth: int = 2, lr: float = 1e-3, eval_samples: int = 4096, seed: int = 0,
+                      discriminator: Optional[nn.Module] = None,
+                      device: Optional[Union[str, torch.device]] = None) -> DiscriminatorFit:
+    """Train D to maximise V(D, G) = E_{p_data} log D(x) + E_{p_g} log(1 - D(x)) between two fixed
+    distributions, with Adam; V is measured on ``eval_samples`` fresh points of each."""
+    _check_settings(steps, batch_size, eval_samples, lr)
+    dev = settings.resolve_device(device)
+    settings.seed_everything(seed)
+    D = discriminator if discriminator is not None else nets.discriminator(_data_dim(p_data), width=width, depth=depth)
+    D, curve = _optimise(
+        D, p_data, p_g,
+        loss=lambda net, x, y, rng: losses.discriminator_loss(net(x), net(y)),
+        score=lambda net, x, y: -losses.discriminator_loss(net(x), net(y)),
+        steps=steps, batch_size=batch_size, lr=lr, betas=(0.9, 0.999), eval_samples=eval_samples,
+        seed=seed, device=dev)
     v = curve[-1][1]
     return DiscriminatorFit(D, v, (v + math.log(4.0)) / 2, curve)
+
+
+def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 256, width: int = 128,
+                      depth: int = 3, penalty_weight: float = 10.0, lr: float = 1e-3,
+                      betas: tuple = (0.5, 0.9), eval_samples: int = 4096, seed: int = 0,
+                      critic: Optional[nn.Module] = None,
+                      device: Optional[Union[str, torch.device]] = None) -> DualEstimate:
+    """Estimate W1(P, Q) = sup_{||f||_L <= 1} E_P f - E_Q f by training a critic f.
+
+    The critic maximises E_P f - E_Q f - lambda E[(||grad f(x_hat)||_2 - 1)^2] (the WGAN-GP penalty at
+    random interpolates between P and Q samples, lambda = ``penalty_weight``), with Adam. The returned
+    estimate is E_P f - E_Q f on ``eval_samples`` fresh points of each distribution.
+    """
+    _check_settings(steps, batch_size, eval_samples, lr)
+    if not (isinstance(penalty_weight, (int, float)) and math.isfinite(penalty_weight) and penalty_weight >= 0):
+        raise ValueError(f"penalty_weight must be a finite number >= 0, got {penalty_weight!r}")
+    dev = settings.resolve_device(device)
+    settings.seed_everything(seed)
+    f = critic if critic is not None else nets.critic(_data_dim(p), width=width, depth=depth)
+
+    def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        value = losses.critic_loss(net(x), net(y))       # E_Q f - E_P f, minimised
+        if penalty_weight > 0:
+            value = value + penalty_weight * losses.gradient_penalty(net, x, y, generator=rng)
+        return value
+
+    f, curve = _optimise(f, p, q, loss=loss, score=lambda net, x, y: net(x).mean() - net(y).mean(),
+                         steps=steps, batch_size=batch_size, lr=lr, betas=tuple(betas),
+                         eval_samples=eval_samples, seed=seed, device=dev)
+    return DualEstimate(f, curve[-1][1], curve)

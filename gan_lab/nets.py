@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ReLU", "MLP", "generator", "discriminator", "critic", "ACTIVATIONS"]
+__all__ = ["ReLU", "MLP", "generator", "discriminator", "critic", "ParallelLines", "ACTIVATIONS"]
 
 
 class _ReLUFunction(torch.autograd.Function):
@@ -94,3 +94,21 @@ def discriminator(data_dim: int = 2, *, width: int = 512, depth: int = 3,
 def critic(data_dim: int = 2, *, width: int = 512, depth: int = 3, activation: str = "relu") -> MLP:
     """f: R^data_dim -> R, an unbounded score (Wasserstein critic); Lipschitz by clipping or penalty."""
     return MLP(data_dim, 1, width=width, depth=depth, activation=activation)
+
+
+class ParallelLines(nn.Module):
+    """The one-parameter generator g_theta(z) = (theta, u) of the WGAN paper's Example 1.
+
+    It takes Gaussian noise z ~ N(0, 1) (shape (n, 1), as ``gan_lab.train`` draws it) and maps it to
+    u = Phi(z) ~ U[0, 1] with the normal CDF, so its samples follow P_theta = (theta, U[0, 1]).
+    """
+
+    def __init__(self, theta: float = 1.0) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.tensor(float(theta)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != 1:
+            raise ValueError(f"ParallelLines takes noise of shape (n, 1), got {tuple(z.shape)}")
+        u = 0.5 * (1 + torch.erf(z / 2 ** 0.5))
+        return torch.cat([self.theta.expand(len(z), 1), u], dim=1)

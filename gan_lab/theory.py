@@ -16,6 +16,7 @@ __all__ = [
     "js_divergence",
     "js_shifted_uniforms",
     "generator_gradient",
+    "parallel_lines",
 ]
 
 
@@ -84,3 +85,18 @@ def generator_gradient(d_of_fake: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "non_saturating":
         return 1 - d
     raise ValueError(f"unknown generator loss {kind!r}; use 'saturating' or 'non_saturating'")
+
+
+def parallel_lines(theta: float) -> dict:
+    """The WGAN paper's Example 1 in closed form: P_0 = (0, Z) and P_theta = (theta, Z), Z ~ U[0, 1].
+
+    For theta != 0 the two segments are disjoint: KL = +inf (P_0 puts mass where P_theta has none),
+    JS = log 2, TV = 1, and W1 = |theta| (move every point sideways by |theta|). At theta = 0 all are 0.
+    Keys: ``"kl"``, ``"js"``, ``"tv"``, ``"w1"``; values in nats where logs appear.
+    """
+    theta = float(theta)
+    if not math.isfinite(theta):
+        raise ValueError(f"theta must be finite, got {theta!r}")
+    if theta == 0.0:
+        return {"kl": 0.0, "js": 0.0, "tv": 0.0, "w1": 0.0}
+    return {"kl": math.inf, "js": math.log(2.0), "tv": 1.0, "w1": abs(theta)}

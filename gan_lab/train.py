@@ -170,13 +170,15 @@ def _optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
 
 def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Optional[nn.Module] = None,
           critic: Optional[nn.Module] = None, device: Optional[Union[str, torch.device]] = None,
-          **overrides) -> TrainResult:
+          on_log: Optional[Callable[[TrainResult], dict]] = None, **overrides) -> TrainResult:
     """Train a GAN on ``data`` (a name from ``gan_lab.data``, an (n, d) tensor, or a sampler).
 
     ``config`` fields can be overridden by keyword, e.g. ``train("8gaussians", objective="gan", steps=500)``.
     Networks default to the toy MLPs (``nets.generator`` / ``nets.critic``) built after seeding with
     ``config.seed``; batches, noise and interpolation weights come from a generator seeded with it too, so
-    the same seed reproduces a run on the CPU. Bad configuration raises ``ValueError`` before any work;
+    the same seed reproduces a run on the CPU. ``on_log(result)``, if given, is called at every log and
+    returns a dict of extra numbers to record in the history (e.g. a generator's parameter).
+    Bad configuration raises ``ValueError`` before any work;
     a NaN/Inf loss raises ``TrainingDiverged`` carrying the partial result.
     """
     base = config if config is not None else TrainConfig()
@@ -184,6 +186,8 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+    if on_log is not None and not callable(on_log):
+        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
     cfg = replace(base, **overrides).resolved()
     sample_real, name, dim = _real_sampler(data)
     dev = settings.resolve_device(device)
@@ -274,6 +278,9 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
             if cfg.snapshots:
                 with torch.no_grad():
                     result.snapshots.append((step, G(z_fixed).cpu()))
+            if on_log is not None:
+                for key, value in on_log(result).items():
+                    history.setdefault(key, []).append(value)
             history["seconds"].append(time.perf_counter() - start)
     result.seconds = time.perf_counter() - start
     return result

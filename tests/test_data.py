@@ -207,3 +207,11 @@ def test_parallel_lines_rejects_non_finite_theta_naming_it(theta):
 def test_parallel_lines_rejects_bad_n_and_seed(n, seed, pattern):
     with pytest.raises(ValueError, match=pattern):
         data.parallel_lines(n, 0.0, seed=seed)
+
+
+def test_parallel_lines_with_a_generator_equals_the_same_seed():
+    a = data.parallel_lines(100, 0.3, seed=4)
+    b = data.parallel_lines(100, 0.3, generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="either seed or generator"):
+        data.parallel_lines(10, 0.3, seed=1, generator=torch.Generator())

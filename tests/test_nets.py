@@ -160,3 +160,26 @@ def test_mlp_rejects_bad_sizes_and_activations_naming_them(kwargs, pattern):
     args.update(kwargs)
     with pytest.raises(ValueError, match=pattern):
         nets.MLP(args.pop("in_dim"), args.pop("out_dim"), **args)
+
+
+def test_parallel_lines_generator_puts_theta_first_and_a_uniform_second():
+    g = nets.ParallelLines(theta=0.7)
+    z = torch.randn(20_000, 1, generator=torch.Generator().manual_seed(0))
+    x = g(z)
+    assert torch.all(x[:, 0] == 0.7)
+    u = x[:, 1]
+    assert 0 <= u.min() and u.max() <= 1
+    # U[0, 1] has mean 1/2 and variance 1/12; the sample's standard error is ~0.002.
+    assert abs(u.mean().item() - 0.5) < 0.01 and abs(u.var().item() - 1 / 12) < 0.005
+
+
+def test_parallel_lines_generator_has_one_parameter_with_gradient_from_the_first_coordinate():
+    g = nets.ParallelLines(theta=-0.3)
+    assert [p.numel() for p in g.parameters()] == [1]
+    g(torch.randn(8, 1))[:, 0].sum().backward()
+    assert g.theta.grad.item() == 8.0
+
+
+def test_parallel_lines_generator_rejects_noise_of_the_wrong_shape():
+    with pytest.raises(ValueError, match=r"\(4, 2\)"):
+        nets.ParallelLines()(torch.randn(4, 2))

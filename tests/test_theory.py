@@ -155,3 +155,26 @@ def test_value_function_rejects_a_d_outside_0_1(d):
 def test_generator_gradient_rejects_an_unknown_kind_naming_it():
     with pytest.raises(ValueError, match="'wasserstein'"):
         theory.generator_gradient(torch.tensor([0.5]), "wasserstein")
+
+
+@pytest.mark.parametrize("theta", [0.5, -0.25, 3.0])
+def test_parallel_lines_closed_forms_for_disjoint_lines(theta):
+    d = theory.parallel_lines(theta)
+    assert d == {"kl": math.inf, "js": pytest.approx(math.log(2)), "tv": 1.0, "w1": pytest.approx(abs(theta))}
+
+
+def test_parallel_lines_are_all_zero_at_theta_0():
+    assert theory.parallel_lines(0.0) == {"kl": 0.0, "js": 0.0, "tv": 0.0, "w1": 0.0}
+
+
+def test_parallel_lines_js_agrees_with_the_discrete_js_of_disjoint_supports():
+    # Discretise both lines on a grid of cells: for theta != 0 they occupy different cells.
+    p = torch.cat([torch.full((50,), 1 / 50), torch.zeros(50)])
+    q = torch.cat([torch.zeros(50), torch.full((50,), 1 / 50)])
+    assert theory.js_divergence(p, q).item() == pytest.approx(theory.parallel_lines(0.1)["js"])
+    assert theory.kl_divergence(p, q).item() == theory.parallel_lines(0.1)["kl"]
+
+
+def test_parallel_lines_rejects_non_finite_theta_naming_it():
+    with pytest.raises(ValueError, match="nan"):
+        theory.parallel_lines(float("nan"))

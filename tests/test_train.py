@@ -306,3 +306,23 @@ def test_wgan_gp_on_8gaussians_reduces_w1():
 def test_package_exports_train_and_its_types():
     assert gan_lab.train is train and gan_lab.TrainingDiverged is TrainingDiverged
     assert gan_lab.TrainConfig is TrainConfig and OBJECTIVES == ("gan", "wgan-clip", "wgan-gp")
+
+
+def test_on_log_records_extra_values_at_every_log():
+    g = nets.ParallelLines(theta=1.0)
+    seen = []
+
+    def record(result):
+        seen.append(result.history["step"][-1])
+        return {"theta": result.generator.theta.item()}
+
+    lines = lambda n, rng: gan_lab.data.parallel_lines(n, 0.0, generator=rng)
+    r = train(lines, generator=g, on_log=record, **tiny(noise_dim=1, eval_samples=0))
+    assert seen == r.history["step"] == [3, 6]
+    assert r.history["theta"] == pytest.approx([r.history["theta"][0], float(g.theta)])
+    assert r.history["theta"][-1] != 1.0          # the one parameter moved
+
+
+def test_on_log_must_be_callable():
+    with pytest.raises(ValueError, match="on_log"):
+        train("8gaussians", on_log=3, **tiny())
