@@ -20,7 +20,7 @@ from torch import nn
 from . import losses, nets, settings
 from .train import Data, _real_sampler
 
-__all__ = ["fit_discriminator", "DiscriminatorFit", "wasserstein1_dual", "DualEstimate"]
+__all__ = ["fit_discriminator", "DiscriminatorFit", "wasserstein1_dual", "DualEstimate", "generator_gradient_norm"]
 
 
 @dataclass
@@ -131,3 +131,33 @@ def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 
                          steps=steps, batch_size=batch_size, lr=lr, betas=tuple(betas),
                          eval_samples=eval_samples, seed=seed, device=dev)
     return DualEstimate(f, curve[-1][1], curve)
+
+
+def generator_gradient_norm(generator: nn.Module, discriminator: nn.Module, kind: str = "non_saturating", *,
+                            n: int = 1024, noise_dim: Optional[int] = None, seed: int = 0) -> float:
+    """||grad_theta L_G||_2: the norm of the generator loss's gradient over all generator parameters theta,
+    for a fixed discriminator (logits), on ``n`` samples G(z), z ~ N(0, I) drawn with ``seed``.
+
+    ``kind`` is ``"saturating"`` (L_G = E log(1 - D(G(z)))) or ``"non_saturating"`` (L_G = -E log D(G(z))).
+    The discriminator is not changed and gets no gradient.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    params = [p for p in generator.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the generator has no trainable parameters")
+    if noise_dim is None:
+        noise_dim = getattr(generator, "in_dim", None)
+        if noise_dim is None:
+            raise ValueError("pass noise_dim: the generator does not say its input size (in_dim)")
+    device = params[0].device
+    z = torch.randn(n, noise_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    frozen = [p.requires_grad for p in discriminator.parameters()]
+    discriminator.requires_grad_(False)
+    try:
+        loss = losses.generator_loss(discriminator(generator(z)), kind)
+        grads = torch.autograd.grad(loss, params)
+    finally:
+        for p, flag in zip(discriminator.parameters(), frozen):
+            p.requires_grad_(flag)
+    return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))

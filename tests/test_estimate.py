@@ -148,3 +148,42 @@ def test_dual_rejects_bad_settings_naming_them(kw, fragment):
 def test_dual_rejects_distributions_of_different_dimensions():
     with pytest.raises(ValueError, match="2-D.*1-D"):
         estimate.wasserstein1_dual("8gaussians", "gaussian1d", steps=1)
+
+
+# ---- generator_gradient_norm ---------------------------------------------------------------------------
+
+def test_generator_gradient_norm_matches_the_closed_form_for_a_linear_discriminator():
+    """G(z) = theta (one parameter, noise ignored), logit l(x) = a x + b: dL/dtheta = a * dL/dl, and
+    dL/dl = -sigmoid(l) (saturating), -(1 - sigmoid(l)) (non-saturating)."""
+    from gan_lab import nets
+
+    class Constant(torch.nn.Module):
+        in_dim = 1
+
+        def __init__(self):
+            super().__init__()
+            self.theta = torch.nn.Parameter(torch.tensor([[0.3]]))
+
+        def forward(self, z):
+            return self.theta.expand(len(z), 1)
+
+    D = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        D.weight.fill_(2.0)
+        D.bias.fill_(-1.0)
+    logit = torch.tensor(2.0 * 0.3 - 1.0)
+    G = Constant()
+    sat = estimate.generator_gradient_norm(G, D, "saturating", n=16)
+    ns = estimate.generator_gradient_norm(G, D, "non_saturating", n=16)
+    assert sat == pytest.approx(2.0 * torch.sigmoid(logit).item(), rel=1e-6)
+    assert ns == pytest.approx(2.0 * (1 - torch.sigmoid(logit)).item(), rel=1e-6)
+    assert D.weight.grad is None and D.weight.requires_grad      # the discriminator is left as it was
+
+
+def test_generator_gradient_norm_rejects_bad_input():
+    from gan_lab import nets
+    G, D = nets.generator(2, 2, width=8, depth=1), nets.discriminator(2, width=8, depth=1)
+    with pytest.raises(ValueError, match="n must"):
+        estimate.generator_gradient_norm(G, D, n=0)
+    with pytest.raises(ValueError, match="wrong"):
+        estimate.generator_gradient_norm(G, D, "wrong")
