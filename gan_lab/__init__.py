@@ -2,12 +2,13 @@
 
 Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy data sets), ``nets``
 (MLPs), ``losses`` (objectives, gradient penalty, clipping), ``train`` (one loop for every objective),
-``metrics`` (exact W1, mode coverage), ``theory`` (closed forms), ``plots`` and ``exercises``.
+``metrics`` (exact W1, mode coverage), ``theory`` (closed forms), ``estimate`` (trained discriminators
+and critics as estimators), ``transport`` (optimal transport plans), ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything
 from .train import TrainConfig, TrainResult, TrainingDiverged, train
-from . import data, estimate, exercises, losses, metrics, nets, plots, theory
+from . import data, estimate, exercises, losses, metrics, nets, plots, theory, transport
 
 __version__ = "0.1.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "train", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "exercises"]
+           "TrainingDiverged", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises"]

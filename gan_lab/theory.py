@@ -17,6 +17,8 @@ __all__ = [
     "js_shifted_uniforms",
     "generator_gradient",
     "parallel_lines",
+    "tv_distance",
+    "kl_gaussians",
 ]
 
 
@@ -100,3 +102,30 @@ def parallel_lines(theta: float) -> dict:
     if theta == 0.0:
         return {"kl": 0.0, "js": 0.0, "tv": 0.0, "w1": 0.0}
     return {"kl": math.inf, "js": math.log(2.0), "tv": 1.0, "w1": abs(theta)}
+
+
+def tv_distance(p: torch.Tensor, q: torch.Tensor, dx: float = 1.0) -> torch.Tensor:
+    """TV(P, Q) = sup over events A of |P(A) - Q(A)| = integral of |p - q| / 2, as a Riemann sum with
+    spacing dx. Between 0 and 1; it is 1 exactly when P and Q live on disjoint sets."""
+    p, q = _as64("p", p), _as64("q", q)
+    return (p - q).abs().sum() * dx / 2
+
+
+def kl_gaussians(m1: float, s1: float, m2: float, s2: float) -> float:
+    """KL(N(m1, s1^2) || N(m2, s2^2)) = log(s2 / s1) + (s1^2 + (m1 - m2)^2) / (2 s2^2) - 1/2, in nats.
+
+    Not symmetric: swapping the two Gaussians changes the value unless s1 = s2.
+    """
+    values = {}
+    for name, v in (("m1", m1), ("s1", s1), ("m2", m2), ("s2", s2)):
+        try:
+            values[name] = float(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a finite number, got {v!r}") from None
+        if isinstance(v, bool) or not math.isfinite(values[name]):
+            raise ValueError(f"{name} must be a finite number, got {v!r}")
+    for name in ("s1", "s2"):
+        if not values[name] > 0:
+            raise ValueError(f"{name} is a standard deviation and must be positive, got {values[name]!r}")
+    m1, s1, m2, s2 = values["m1"], values["s1"], values["m2"], values["s2"]
+    return math.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from gan_lab import estimate
+from gan_lab import nets as nets_module
 
 TINY = dict(steps=200, batch_size=128, width=32, eval_samples=1000, device="cpu")
 
@@ -187,3 +188,23 @@ def test_generator_gradient_norm_rejects_bad_input():
         estimate.generator_gradient_norm(G, D, n=0)
     with pytest.raises(ValueError, match="wrong"):
         estimate.generator_gradient_norm(G, D, "wrong")
+
+
+def test_dual_warns_when_the_critic_ends_constant():
+    """A critic whose ReLUs all die returns one value everywhere: the estimate 0 would be silently wrong."""
+    p, q = _gaussians_shifted_by(1.0)
+    dead = nets_module.critic(1, width=8, depth=2)
+    with torch.no_grad():
+        for layer in dead.net:
+            if isinstance(layer, torch.nn.Linear):
+                layer.bias.fill_(-100.0)       # every hidden unit negative on every input: ReLU outputs 0
+    with pytest.warns(RuntimeWarning, match="constant"):
+        estimate.wasserstein1_dual(p, q, critic=dead, steps=2, lr=1e-6, eval_samples=100, device="cpu")
+
+
+def test_dual_estimate_bias_matches_the_penalised_optimum_for_a_far_shift():
+    """For a shift by t the penalised optimum is slope 1 + t / (2 lambda): with t = 3, lambda = 5 the
+    estimate is about 3 * 1.3 = 3.9, well above W1 = 3 (the documented bias)."""
+    p, q = _gaussians_shifted_by(3.0)
+    dual = estimate.wasserstein1_dual(p, q, penalty_weight=5.0, steps=400, lr=3e-3, eval_samples=4000, device="cpu")
+    assert dual.estimate == pytest.approx(3.0 * (1 + 3.0 / 10.0), rel=0.07)

@@ -13,8 +13,10 @@ from __future__ import annotations
 from typing import Callable
 
 from . import ch01
+from . import ch02
+from . import ch03
 
-__all__ = ["ch01", "run_check"]
+__all__ = ["ch01", "ch02", "ch03", "run_check"]
 
 
 def run_check(title: str, attempt: Callable[[], None]) -> bool:
