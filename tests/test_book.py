@@ -4,7 +4,7 @@ A session fixture builds the whole book once at the ``quick`` budget into ``_bui
 (executing every notebook), then:
 
 - every page in ``_toc.yml`` loads only local scripts, and those files exist;
-- headless Chromium (Debian's, driven by Playwright) renders the first chapter from ``file://``
+- headless Chromium (Debian's, driven by Playwright) renders every chapter notebook from ``file://``
   with typeset math, loaded figures, no visible error trace, and a Colab launch button.
 
 Needs what ``scripts/setup.sh`` installs (``make test`` runs it): the venv, ``book/_vendor``
@@ -28,7 +28,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 QUICK_OUT = ROOT / "_build" / "quick"
 HTML = QUICK_OUT / "_build" / "html"
-CHAPTER = "book/01_minimax"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -63,6 +62,11 @@ def toc_pages() -> list[str]:
     for part in toc.get("parts", []) or []:
         walk(part.get("chapters"))
     return [str(Path(p).with_suffix("")) for p in pages]
+
+
+def chapter_pages() -> list[str]:
+    """The chapters that are notebooks (each gets the Colab button and the render checks)."""
+    return [p for p in toc_pages() if (ROOT / f"{p}.ipynb").exists()]
 
 
 # --------------------------------------------------------------------------- the build
@@ -172,10 +176,11 @@ def test_page_loads_only_local_scripts(quick_book, page):
     assert not missing, f"{page}.html references local files that are not in the build: {missing}"
 
 
-def test_chapter_serves_mathjax_locally(quick_book):
-    found = _assets(quick_book / f"{CHAPTER}.html")
+@pytest.mark.parametrize("chapter", chapter_pages())
+def test_chapter_serves_mathjax_locally(quick_book, chapter):
+    found = _assets(quick_book / f"{chapter}.html")
     mathjax = [u for u in found.scripts if "mathjax" in u.lower()]
-    assert mathjax, f"{CHAPTER}.html has no MathJax script; scripts are {found.scripts}"
+    assert mathjax, f"{chapter}.html has no MathJax script; scripts are {found.scripts}"
     assert all(urlsplit(u).path.endswith("_static/mathjax/tex-mml-chtml.js") for u in mathjax), (
         f"MathJax is not the vendored copy: {mathjax}")
     fonts = quick_book / "_static" / "mathjax" / "output" / "chtml" / "fonts" / "woff-v2"
@@ -233,9 +238,10 @@ PROBE_JS = r"""
 """
 
 
-@pytest.fixture(scope="session")
-def rendered_chapter(quick_build) -> dict:
-    """Render the chapter in headless Chromium over file:// and probe the result."""
+@pytest.fixture(scope="session", params=chapter_pages())
+def rendered_chapter(request, quick_build) -> dict:
+    """Render one chapter in headless Chromium over file:// and probe the result."""
+    chapter = request.param
     if not quick_build["ok"]:
         pytest.fail(f"the quick book build failed ({quick_build['summary']}); "
                     "test_book_builds_with_warnings_as_errors shows why", pytrace=False)
@@ -246,7 +252,7 @@ def rendered_chapter(quick_build) -> dict:
         from playwright.sync_api import sync_playwright
     except ImportError as err:  # pragma: no cover - the test extra installs it
         pytest.fail(f"playwright is not installed in this environment ({err}); run scripts/setup.sh")
-    page_path = HTML / f"{CHAPTER}.html"
+    page_path = HTML / f"{chapter}.html"
     url = page_path.as_uri()
     requests, failed, console = [], [], []
     with sync_playwright() as pw:
@@ -274,10 +280,10 @@ def rendered_chapter(quick_build) -> dict:
             except PlaywrightError:
                 pass  # the image assertions below report which ones did not load
             result = page.evaluate(PROBE_JS)
-            page.screenshot(path=str(QUICK_OUT / "01_minimax.png"), full_page=True)
+            page.screenshot(path=str(QUICK_OUT / f"{Path(chapter).name}.png"), full_page=True)
         finally:
             browser.close()
-    result.update(url=url, requests=requests, failed=failed, console=console, mathjax_error=mathjax_error)
+    result.update(chapter=chapter, url=url, requests=requests, failed=failed, console=console, mathjax_error=mathjax_error)
     return result
 
 
@@ -330,8 +336,14 @@ def test_render_is_offline(rendered_chapter):
     assert not r["failed"], f"requests that failed while rendering: {r['failed']}"
 
 
+# Chapters whose text promises an interactive widget (chapter 2: the slider over theta).
+WIDGET_CHAPTERS = {"book/02_divergences"}
+
+
 def test_render_widgets_when_present(rendered_chapter):
     r = rendered_chapter
+    if r["chapter"] in WIDGET_CHAPTERS:
+        assert r["widget_views"] >= 1, f"{r['chapter']} should embed a widget, found none"
     if r["widget_views"]:
         assert r["rendered_widgets"] >= r["widget_views"], (
             f"{r['widget_views']} widget views embedded but only {r['rendered_widgets']} rendered "
@@ -339,6 +351,6 @@ def test_render_widgets_when_present(rendered_chapter):
 
 
 def test_chapter_has_colab_button(rendered_chapter):
-    want = COLAB_PREFIX + CHAPTER + ".ipynb"
+    want = COLAB_PREFIX + rendered_chapter["chapter"] + ".ipynb"
     links = rendered_chapter["colab"]
     assert want in links, f"no Colab launch link {want} on the chapter page; Colab links found: {links}"
