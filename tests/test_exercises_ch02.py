@@ -114,10 +114,6 @@ def kl_gauss_std_as_variance(m1, s1, m2, s2):
     return kl_gauss(m1, math.sqrt(s1), m2, math.sqrt(s2))
 
 
-def not_attempted(*args):
-    raise NotImplementedError
-
-
 CHECKS = {
     "parallel lines": (ch02.check_parallel_lines, lines,
                        [lines_js_in_bits, lines_tv_without_half, lines_signed_w1, lines_forgetting_theta_0,
@@ -129,32 +125,6 @@ CHECKS = {
                         [kl_gauss_swapped, kl_gauss_missing_half, kl_gauss_missing_minus_half,
                          kl_gauss_std_as_variance]),
 }
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_a_correct_answer_passes_and_says_so(name, capsys):
-    check, correct, _ = CHECKS[name]
-    assert check(correct) is True
-    assert "correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_a_fresh_stub_is_reported_not_attempted_and_returns_false(name, capsys):
-    check, _, _ = CHECKS[name]
-    assert check(not_attempted) is False
-    out = capsys.readouterr().out
-    assert "not attempted" in out and "correct" not in out
-
-
-WRONG = [(name, wrong) for name, (_, _, wrongs) in CHECKS.items() for wrong in wrongs]
-
-
-@pytest.mark.parametrize("name, wrong", WRONG, ids=[w.__name__ for _, w in WRONG])
-def test_a_wrong_answer_raises_assertion_error(name, wrong, capsys):
-    check = CHECKS[name][0]
-    with pytest.raises(AssertionError):
-        check(wrong)
-    assert "correct." not in capsys.readouterr().out
 
 
 def test_answers_in_other_numeric_types_pass():

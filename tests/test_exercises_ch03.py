@@ -78,10 +78,6 @@ def lipschitz_value_range(f, x):
         return f(x).abs().max().item()
 
 
-def not_attempted(*args):
-    raise NotImplementedError
-
-
 CHECKS = {
     "sorting": (ch03.check_w1_by_sorting, w1_sorted,
                 [w1_unsorted, w1_squared_gaps, w1_sorted_one_side, w1_difference_of_means]),
@@ -90,32 +86,6 @@ CHECKS = {
                   [lipschitz_mean_norm, lipschitz_largest_entry, lipschitz_norm_of_summed_gradient,
                    lipschitz_value_range]),
 }
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_a_correct_answer_passes_and_says_so(name, capsys):
-    check, correct, _ = CHECKS[name]
-    assert check(correct) is True
-    assert "correct" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_a_fresh_stub_is_reported_not_attempted_and_returns_false(name, capsys):
-    check, _, _ = CHECKS[name]
-    assert check(not_attempted) is False
-    out = capsys.readouterr().out
-    assert "not attempted" in out and "correct" not in out
-
-
-WRONG = [(name, wrong) for name, (_, _, wrongs) in CHECKS.items() for wrong in wrongs]
-
-
-@pytest.mark.parametrize("name, wrong", WRONG, ids=[w.__name__ for _, w in WRONG])
-def test_a_wrong_answer_raises_assertion_error(name, wrong, capsys):
-    check = CHECKS[name][0]
-    with pytest.raises(AssertionError):
-        check(wrong)
-    assert "correct." not in capsys.readouterr().out
 
 
 def test_answers_may_return_floats_or_zero_dim_tensors():

@@ -1,0 +1,50 @@
+"""The contract every exercise check keeps, for every chapter (see gan_lab/exercises/__init__.py):
+a correct answer passes and says so, a fresh stub is reported "not attempted" and returns False, and
+each planted wrong answer raises AssertionError.
+
+The answers live next to each chapter's own tests, in the ``CHECKS`` table of test_exercises_chNN.py:
+name -> (check, correct answer, [planted wrong answers]).
+"""
+import pytest
+
+import test_exercises_ch01
+import test_exercises_ch02
+import test_exercises_ch03
+
+TABLES = {"ch01": test_exercises_ch01.CHECKS, "ch02": test_exercises_ch02.CHECKS,
+          "ch03": test_exercises_ch03.CHECKS}
+CHECKS = {f"{chapter}: {name}": entry for chapter, table in TABLES.items() for name, entry in table.items()}
+WRONG = [(name, wrong) for name, (_, _, wrongs) in CHECKS.items() for wrong in wrongs]
+
+
+def not_attempted(*args):
+    raise NotImplementedError("your code here")
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_a_correct_answer_passes_and_says_so(name, capsys):
+    check, correct, _ = CHECKS[name]
+    assert check(correct) is True
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_a_fresh_stub_is_reported_not_attempted_and_returns_false(name, capsys):
+    check, _, _ = CHECKS[name]
+    assert check(not_attempted) is False
+    out = capsys.readouterr().out
+    assert "not attempted" in out and "correct" not in out
+
+
+@pytest.mark.parametrize("name, wrong", WRONG, ids=[f"{n}: {w.__name__}" for n, w in WRONG])
+def test_a_wrong_answer_raises_assertion_error(name, wrong, capsys):
+    check = CHECKS[name][0]
+    with pytest.raises(AssertionError):
+        check(wrong)
+    assert "correct." not in capsys.readouterr().out
+
+
+def test_every_chapter_with_exercises_has_a_table():
+    import gan_lab.exercises as exercises
+    chapters = sorted(m for m in exercises.__all__ if m.startswith("ch"))
+    assert chapters == sorted(TABLES), f"exercise modules {chapters} vs tables {sorted(TABLES)}"
