@@ -208,3 +208,35 @@ def test_dual_estimate_bias_matches_the_penalised_optimum_for_a_far_shift():
     p, q = _gaussians_shifted_by(3.0)
     dual = estimate.wasserstein1_dual(p, q, penalty_weight=5.0, steps=400, lr=3e-3, eval_samples=4000, device="cpu")
     assert dual.estimate == pytest.approx(3.0 * (1 + 3.0 / 10.0), rel=0.07)
+
+
+# ---- js_estimate ----------------------------------------------------------------------------------------
+
+def test_js_estimate_of_a_perfect_discriminator_on_disjoint_supports_is_log_2():
+    """A linear D with a huge slope separates U[0, 1] from U[2, 3]: V -> 0, so the estimate is log 2."""
+    D = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        D.weight.fill_(-1000.0)
+        D.bias.fill_(1500.0)                    # logit > 0 below x = 1.5, < 0 above
+    p = lambda n, g: torch.rand(n, 1, generator=g)
+    q = lambda n, g: 2 + torch.rand(n, 1, generator=g)
+    assert estimate.js_estimate(D, p, q, n=1000) == pytest.approx(math.log(2), abs=1e-9)
+
+
+def test_js_estimate_of_an_undecided_discriminator_is_0_and_matches_fit_discriminator():
+    D = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        D.weight.zero_()
+        D.bias.zero_()                          # D = 1/2 everywhere: V = -log 4
+    assert estimate.js_estimate(D, "gaussian1d", "bimodal1d", n=100) == pytest.approx(0.0, abs=1e-7)
+    fit = estimate.fit_discriminator("gaussian1d", "bimodal1d", **TINY)
+    again = estimate.js_estimate(fit.discriminator, "gaussian1d", "bimodal1d", n=50_000, seed=5)
+    assert again == pytest.approx(fit.js, abs=0.02)
+
+
+def test_js_estimate_rejects_bad_input():
+    D = torch.nn.Linear(1, 1)
+    with pytest.raises(ValueError, match="n must"):
+        estimate.js_estimate(D, "gaussian1d", "gaussian1d", n=0)
+    with pytest.raises(ValueError, match="2-D"):
+        estimate.js_estimate(D, "gaussian1d", "8gaussians")
