@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from . import data as _data
 from . import losses, metrics, nets, settings
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "train", "OBJECTIVES", "OPTIMIZERS"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "StopTraining", "train", "OBJECTIVES", "OPTIMIZERS"]
 
 OBJECTIVES = ("gan", "wgan-clip", "wgan-gp")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -134,6 +134,11 @@ class TrainingDiverged(FloatingPointError):
         self.result = result
 
 
+class StopTraining(Exception):
+    """Raise this from ``on_log`` to end training after the current log (e.g. once a quality bar is met).
+    ``train`` then returns the result as it stands; the history keeps this last log."""
+
+
 def _real_sampler(data: Data) -> tuple[Callable[[int, torch.Generator], torch.Tensor], Optional[str], int]:
     """A function (n, generator) -> (n, d) real points, the data set's name if it has one, and d."""
     if isinstance(data, str):
@@ -177,7 +182,8 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     Networks default to the toy MLPs (``nets.generator`` / ``nets.critic``) built after seeding with
     ``config.seed``; batches, noise and interpolation weights come from a generator seeded with it too, so
     the same seed reproduces a run on the CPU. ``on_log(result)``, if given, is called at every log and
-    returns a dict of extra numbers to record in the history (e.g. a generator's parameter).
+    returns a dict of extra numbers to record in the history (e.g. a generator's parameter), or raises
+    ``StopTraining`` to end the run early.
     Bad configuration raises ``ValueError`` before any work;
     a NaN/Inf loss raises ``TrainingDiverged`` carrying the partial result.
     """
@@ -278,9 +284,16 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
             if cfg.snapshots:
                 with torch.no_grad():
                     result.snapshots.append((step, G(z_fixed).cpu()))
+            stop = False
             if on_log is not None:
-                for key, value in on_log(result).items():
+                try:
+                    extra = on_log(result)
+                except StopTraining:
+                    extra, stop = {}, True
+                for key, value in (extra or {}).items():
                     history.setdefault(key, []).append(value)
             history["seconds"].append(time.perf_counter() - start)
+            if stop:
+                break
     result.seconds = time.perf_counter() - start
     return result

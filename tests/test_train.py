@@ -326,3 +326,16 @@ def test_on_log_records_extra_values_at_every_log():
 def test_on_log_must_be_callable():
     with pytest.raises(ValueError, match="on_log"):
         train("8gaussians", on_log=3, **tiny())
+
+
+def test_stop_training_from_on_log_ends_the_run_after_that_log():
+    def stop_at_20(result):
+        if result.history["step"][-1] >= 20:
+            raise gan_lab.StopTraining
+        return {"marker": 1.0}
+
+    r = gan_lab.train("8gaussians", objective="wgan-gp", steps=100, log_every=10, width=16, depth=1,
+                 eval_samples=0, progress=False, on_log=stop_at_20)
+    assert r.history["step"] == [10, 20]
+    assert r.history["marker"] == [1.0]          # the stopping log records no extras
+    assert len(r.history["seconds"]) == 2
