@@ -6,9 +6,9 @@ Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy d
 and critics as estimators), ``transport`` (optimal transport plans), ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything
-from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train
+from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
 from . import data, estimate, exercises, losses, metrics, nets, plots, theory, transport
 
 __version__ = "0.1.0"
-__all__ = ["budget", "by_budget", "device", "seed_everything", "train", "TrainConfig", "TrainResult",
+__all__ = ["budget", "by_budget", "device", "seed_everything", "train", "train_seeds", "TrainConfig", "TrainResult",
            "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises"]

@@ -61,7 +61,8 @@ def wasserstein_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                      fake: torch.Tensor, *, one_sided: bool = False,
-                     generator: Optional[torch.Generator] = None) -> torch.Tensor:
+                     generator: Optional[torch.Generator] = None, eps: Optional[torch.Tensor] = None,
+                     reduction: str = "mean") -> torch.Tensor:
     """The WGAN-GP penalty E[(||grad f(x_hat)||_2 - 1)^2], unscaled by lambda.
 
     x_hat = eps * x + (1 - eps) * G(z) with eps ~ U[0, 1] per sample, on random interpolates between
@@ -69,11 +70,18 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     (``create_graph=True``), so ``(critic_loss + lam * penalty).backward()`` trains against it.
     ``one_sided=True`` penalises only norms above 1: E[max(0, ||grad f(x_hat)||_2 - 1)^2].
     ``fake`` is detached: the penalty constrains the critic, not the generator.
+    ``eps`` (shape (n, 1, ...)) gives the interpolation weights instead of drawing them from ``generator``;
+    ``reduction="none"`` returns the n per-sample terms (||grad f(x_hat_i)||_2 - 1)^2 instead of their mean.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real and fake must have the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}")
     eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(eps_shape, generator=generator, dtype=real.dtype).to(real.device)
+    if eps is None:
+        eps = torch.rand(eps_shape, generator=generator, dtype=real.dtype).to(real.device)
+    elif tuple(eps.shape) != eps_shape:
+        raise ValueError(f"eps must have shape {eps_shape} (one weight per sample), got {tuple(eps.shape)}")
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
     (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
@@ -81,7 +89,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     excess = norms - 1
     if one_sided:
         excess = excess.clamp_min(0)
-    return (excess ** 2).mean()
+    terms = excess ** 2
+    return terms.mean() if reduction == "mean" else terms
 
 
 @torch.no_grad()

@@ -5,10 +5,12 @@ defaults here. The image chapters have their own convolutional networks.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 from torch import nn
 
-__all__ = ["ReLU", "MLP", "generator", "discriminator", "critic", "ParallelLines", "ACTIVATIONS"]
+__all__ = ["ReLU", "MLP", "StackedMLP", "generator", "discriminator", "critic", "ParallelLines", "ACTIVATIONS"]
 
 
 class _ReLUFunction(torch.autograd.Function):
@@ -73,10 +75,65 @@ class MLP(nn.Module):
             dim = width
         layers.append(nn.Linear(dim, out_dim))
         self.net = nn.Sequential(*layers)
-        self.in_dim, self.out_dim = in_dim, out_dim
+        self.in_dim, self.out_dim, self.width, self.depth, self.activation = in_dim, out_dim, width, depth, activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+class StackedMLP(nn.Module):
+    """K MLPs of one shape run as a single batched computation: x of shape (K, n, in) -> (K, n, out).
+
+    Layer l keeps the K networks' weights as one tensor W_l of shape (K, out, in) and biases b_l of shape
+    (K, out); slice k is network k's ``nn.Linear`` weight, and output slice k depends only on input slice k
+    and the k-th network's parameters: h_k <- act(h_k W_lk^T + b_lk), one ``torch.baddbmm`` per layer for
+    all K. Element-wise optimisers (Adam, RMSProp) and weight clipping treat each slice as they would the
+    separate network, so training the stack equals training the K networks side by side, up to the
+    summation order of the matrix products. This is what makes seed bands cheap: one pass for K seeds.
+    """
+
+    def __init__(self, mlps: Sequence[MLP]) -> None:
+        super().__init__()
+        mlps = list(mlps)
+        if not mlps or not all(isinstance(m, MLP) for m in mlps):
+            raise ValueError(f"StackedMLP needs a non-empty list of gan_lab MLPs, got {mlps!r}")
+        shape = lambda m: (m.in_dim, m.out_dim, m.width, m.depth, m.activation)  # noqa: E731
+        if len({shape(m) for m in mlps}) != 1:
+            raise ValueError(f"all MLPs must share (in, out, width, depth, activation), got {[shape(m) for m in mlps]}")
+        self.in_dim, self.out_dim, self.width, self.depth, self.activation = shape(mlps[0])
+        linears = [[layer for layer in m.net if isinstance(layer, nn.Linear)] for m in mlps]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[i].weight.detach() for ls in linears]).clone()) for i in range(self.depth + 1))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([ls[i].bias.detach() for ls in linears]).clone()) for i in range(self.depth + 1))
+        self.act = ACTIVATIONS[self.activation]()
+
+    def __len__(self) -> int:
+        return self.weights[0].shape[0]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[0] != len(self) or x.shape[2] != self.in_dim:
+            raise ValueError(f"StackedMLP of {len(self)} networks takes x of shape ({len(self)}, n, {self.in_dim}), "
+                             f"got {tuple(x.shape)}")
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+            if i < last:
+                x = self.act(x)
+        return x
+
+    def unstack(self) -> list[MLP]:
+        """The K networks as separate ``MLP``s (copies of the current weights, on the same device)."""
+        out = []
+        for k in range(len(self)):
+            m = MLP(self.in_dim, self.out_dim, width=self.width, depth=self.depth, activation=self.activation)
+            m = m.to(self.weights[0].device)
+            with torch.no_grad():
+                for layer, w, b in zip([ly for ly in m.net if isinstance(ly, nn.Linear)], self.weights, self.biases):
+                    layer.weight.copy_(w[k])
+                    layer.bias.copy_(b[k])
+            out.append(m)
+        return out
 
 
 def generator(data_dim: int = 2, noise_dim: int = 2, *, width: int = 512, depth: int = 3,

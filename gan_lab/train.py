@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import nn
@@ -26,7 +26,8 @@ from tqdm.auto import tqdm
 from . import data as _data
 from . import losses, metrics, nets, settings
 
-__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "StopTraining", "train", "OBJECTIVES", "OPTIMIZERS"]
+__all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "StopTraining", "train", "train_seeds", "OBJECTIVES",
+           "OPTIMIZERS"]
 
 OBJECTIVES = ("gan", "wgan-clip", "wgan-gp")
 OPTIMIZERS = ("adam", "rmsprop")
@@ -65,6 +66,7 @@ class TrainConfig:
     snapshots: int = 0                     # keep G(z) of this many fixed z at each log (samples over time)
     seed: int = 0
     progress: bool = True
+    n_critic_early: int = 0                # if > 0: critic steps at generator steps 1..25 and every 500th
 
     def resolved(self) -> "TrainConfig":
         """This config with the objective's defaults filled in and every field checked."""
@@ -84,6 +86,7 @@ class TrainConfig:
         for name in ("steps", "batch_size", "noise_dim", "width", "log_every"):
             positive_int(name)
         positive_int("n_critic")
+        positive_int("n_critic_early", 0)
         positive_int("depth", 0)
         positive_int("eval_samples", 0)
         positive_int("snapshots", 0)
@@ -116,6 +119,8 @@ class TrainResult:
     history: dict = field(default_factory=dict)
     seconds: float = 0.0
     snapshots: list = field(default_factory=list)
+    diverged: Optional[str] = None         # why training stopped on NaN/Inf (train_seeds only; train raises)
+    stopped: bool = False                  # on_log raised StopTraining
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
@@ -173,6 +178,17 @@ def _optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas))
 
 
+def _config(config: Optional[TrainConfig], overrides: dict, on_log) -> TrainConfig:
+    base = config if config is not None else TrainConfig()
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+    if on_log is not None and not callable(on_log):
+        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
+    return replace(base, **overrides).resolved()
+
+
 def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Optional[nn.Module] = None,
           critic: Optional[nn.Module] = None, device: Optional[Union[str, torch.device]] = None,
           on_log: Optional[Callable[[TrainResult], dict]] = None, **overrides) -> TrainResult:
@@ -187,113 +203,197 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     Bad configuration raises ``ValueError`` before any work;
     a NaN/Inf loss raises ``TrainingDiverged`` carrying the partial result.
     """
-    base = config if config is not None else TrainConfig()
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-    if on_log is not None and not callable(on_log):
-        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
-    cfg = replace(base, **overrides).resolved()
+    cfg = _config(config, overrides, on_log)
     sample_real, name, dim = _real_sampler(data)
     dev = settings.resolve_device(device)
-
     settings.seed_everything(cfg.seed)
     G = generator if generator is not None else nets.generator(dim, cfg.noise_dim, width=cfg.width, depth=cfg.depth)
     D = critic if critic is not None else nets.critic(dim, width=cfg.width, depth=cfg.depth)
-    G, D = G.to(dev), D.to(dev)
+    (result,) = _train_stack(sample_real, name, dim, [cfg], G.to(dev), D.to(dev), dev, on_log)
+    if result.diverged is not None:
+        raise TrainingDiverged(result.diverged, result)
+    return result
+
+
+def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequence[int],
+                device: Optional[Union[str, torch.device]] = None,
+                on_log: Optional[Callable[[TrainResult], dict]] = None, **overrides) -> list[TrainResult]:
+    """Train one configuration with several seeds as one batched computation; one ``TrainResult`` per seed.
+
+    Seed k's run is the run ``train(data, config, seed=seeds[k], **overrides)`` would do: the same initial
+    networks, batches, noise and interpolation weights, drawn from its own generator. The K generators and
+    critics are stacked (``nets.StackedMLP``) so each layer is one batched matrix product for all seeds;
+    the losses are summed over seeds, which leaves each seed's gradients as they are. Results equal separate
+    runs up to floating-point summation order. Each result's ``seconds`` is the wall time of the whole batch.
+    A seed whose loss becomes NaN/Inf stops there (its ``diverged`` says why) while the others train on;
+    nothing is raised. ``on_log`` is called per seed with copies of that seed's networks.
+    """
+    cfg = _config(config, overrides, on_log)
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct, got {seeds!r}")
+    sample_real, name, dim = _real_sampler(data)
+    dev = settings.resolve_device(device)
+    cfgs = [replace(cfg, seed=s) for s in seeds]
+    gens, crits = [], []
+    for c in cfgs:  # the same construction order as train(), so seed k starts from the same networks
+        settings.seed_everything(c.seed)
+        gens.append(nets.generator(dim, c.noise_dim, width=c.width, depth=c.depth))
+        crits.append(nets.critic(dim, width=c.width, depth=c.depth))
+    G, D = nets.StackedMLP(gens).to(dev), nets.StackedMLP(crits).to(dev)
+    return _train_stack(sample_real, name, dim, cfgs, G, D, dev, on_log)
+
+
+def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainConfig], G: nn.Module,
+                 D: nn.Module, dev: torch.device, on_log) -> list[TrainResult]:
+    """The loop for K = len(cfgs) seeds. With K > 1, G and D are ``StackedMLP``s mapping (K, n, .) to
+    (K, n, .); with K = 1 they may be any modules mapping (n, .) to (n, .)."""
+    cfg, K = cfgs[0], len(cfgs)
+    stacked = isinstance(G, nets.StackedMLP)
+    g_fn = G if stacked else (lambda x: G(x[0]).unsqueeze(0))   # (K, n, .) -> (K, n, .)
+    d_fn = D if stacked else (lambda x: D(x[0]).unsqueeze(0))
     opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g)
     opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d)
-    rng = torch.Generator().manual_seed(cfg.seed)
+    rngs = [torch.Generator().manual_seed(c.seed) for c in cfgs]
 
-    # A fixed real evaluation set, from its own stream so that evaluation does not shift training's.
-    eval_real = sample_real(cfg.eval_samples, torch.Generator().manual_seed(cfg.seed + 10_000)) \
-        if cfg.eval_samples and dim == 2 else None
+    def noise(n: int, offset: int) -> torch.Tensor:
+        """(K, n, noise_dim): each seed's z from its own evaluation stream (seed + offset)."""
+        return torch.stack([torch.randn(n, c.noise_dim, generator=torch.Generator().manual_seed(c.seed + offset))
+                            for c in cfgs]).to(dev)
+
+    # A fixed real evaluation set per seed, from its own stream so that evaluation does not shift training's.
+    evaluate_w1 = cfg.eval_samples > 0 and dim == 2
+    eval_real = [sample_real(cfg.eval_samples, torch.Generator().manual_seed(c.seed + 10_000)) if evaluate_w1
+                 else None for c in cfgs]
     track_modes = name in ("8gaussians", "25gaussians") and cfg.eval_samples > 0
-    history: dict[str, list] = {k: [] for k in ("step", "loss_d", "loss_g", "estimate", "penalty", "seconds")}
-    if eval_real is not None:
-        history["w1"] = []
-    if track_modes:
-        history["modes"], history["hq_fraction"] = [], []
-    result = TrainResult(G, D, cfg, history)
-    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 30_000)).to(dev)
+    results = []
+    for c in cfgs:
+        history: dict[str, list] = {k: [] for k in ("step", "loss_d", "loss_g", "estimate", "penalty", "seconds")}
+        if evaluate_w1:
+            history["w1"] = []
+        if track_modes:
+            history["modes"], history["hq_fraction"] = [], []
+        results.append(TrainResult(G if not stacked else None, D if not stacked else None, c, history))
+    z_fixed = noise(cfg.snapshots, 30_000)
+    alive = [True] * K
+
+    def unstack() -> None:
+        if stacked:
+            for r, g_k, d_k in zip(results, G.unstack(), D.unstack()):
+                r.generator, r.critic = g_k, d_k
+
+    def draw(n: int, with_eps: bool) -> tuple:
+        """Each seed's real batch, noise (and interpolation weights), in the order train() draws them."""
+        reals, zs, epss = [], [], []
+        for c, rng in zip(cfgs, rngs):
+            reals.append(sample_real(n, rng))
+            zs.append(torch.randn(n, c.noise_dim, generator=rng))
+            if with_eps:
+                epss.append(torch.rand(n, 1, generator=rng))
+        stack = lambda ts: torch.stack(ts).to(dev, non_blocking=True) if ts else None  # noqa: E731
+        return stack(reals), stack(zs), stack(epss)
 
     B, wgan = cfg.batch_size, cfg.objective != "gan"
     use_penalty = cfg.objective == "wgan-gp" and cfg.penalty_weight > 0
     start = time.perf_counter()
-    bar = tqdm(range(1, cfg.steps + 1), disable=not cfg.progress, desc=cfg.objective, leave=False)
+    desc = cfg.objective if K == 1 else f"{cfg.objective} x{K} seeds"
+    bar = tqdm(range(1, cfg.steps + 1), disable=not cfg.progress, desc=desc, leave=False)
     for step in bar:
         # ---- critic / discriminator: n_critic steps -------------------------------------------------
-        for _ in range(cfg.n_critic):
-            real = sample_real(B, rng).to(dev, non_blocking=True)
-            z = torch.randn(B, cfg.noise_dim, generator=rng).to(dev, non_blocking=True)
+        early = cfg.n_critic_early > 0 and (step <= 25 or step % 500 == 0)
+        for _ in range(cfg.n_critic_early if early else cfg.n_critic):
+            real, z, eps = draw(B, use_penalty)
             with torch.no_grad():
-                fake = G(z)
-            scores = D(torch.cat([real, fake]))        # one pass over both halves
-            real_s, fake_s = scores[:B], scores[B:]
-            estimate = real_s.detach().mean() - fake_s.detach().mean()   # E f(x) - E f(G(z))
+                fake = g_fn(z)
+            scores = d_fn(torch.cat([real, fake], dim=1))        # one pass over both halves
+            real_s, fake_s = scores[:, :B], scores[:, B:]
+            estimate = (real_s.detach().mean(dim=(1, 2)) - fake_s.detach().mean(dim=(1, 2)))  # E f(x) - E f(G(z))
             if wgan:
-                loss_d = losses.critic_loss(real_s, fake_s)
-                penalty = losses.gradient_penalty(D, real, fake, one_sided=cfg.one_sided, generator=rng) \
-                    if use_penalty else None
+                loss_d = torch.stack([losses.critic_loss(r, f) for r, f in zip(real_s, fake_s)])
+                penalty = None
+                if use_penalty:   # per-sample terms over all K*B interpolates, then each seed's mean
+                    flat_d = lambda x: d_fn(x.view(K, B, dim)).view(K * B, -1)  # noqa: E731
+                    penalty = losses.gradient_penalty(flat_d, real.view(K * B, dim), fake.view(K * B, dim),
+                                                      one_sided=cfg.one_sided, eps=eps.view(K * B, 1),
+                                                      reduction="none").view(K, B).mean(dim=1)
                 total_d = loss_d + cfg.penalty_weight * penalty if penalty is not None else loss_d
             else:
-                loss_d = total_d = losses.discriminator_loss(real_s, fake_s)
+                loss_d = total_d = torch.stack([losses.discriminator_loss(r, f) for r, f in zip(real_s, fake_s)])
                 penalty = None
             opt_d.zero_grad(set_to_none=True)
-            total_d.backward()
+            total_d.sum().backward()      # the sum over seeds leaves each seed's gradient as it is
             opt_d.step()
             if cfg.objective == "wgan-clip":
                 losses.clip_weights(D, cfg.clip)
 
         # ---- generator: one step against a frozen critic ----------------------------------------------
         D.requires_grad_(False)
-        z = torch.randn(B, cfg.noise_dim, generator=rng).to(dev, non_blocking=True)
-        gen_s = D(G(z))
-        loss_g = losses.wasserstein_generator_loss(gen_s) if wgan \
-            else losses.generator_loss(gen_s, cfg.generator_loss)
+        z = torch.stack([torch.randn(B, c.noise_dim, generator=rng) for c, rng in zip(cfgs, rngs)]).to(dev)
+        gen_s = d_fn(g_fn(z))
+        loss_g = torch.stack([losses.wasserstein_generator_loss(s) if wgan
+                              else losses.generator_loss(s, cfg.generator_loss) for s in gen_s])
         opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.sum().backward()
         opt_g.step()
         D.requires_grad_(True)
 
-        if not math.isfinite(float(total_d.detach() + loss_g.detach())):
-            result.seconds = time.perf_counter() - start
-            raise TrainingDiverged(
-                f"training diverged at generator step {step}: critic loss {float(total_d.detach()):.4g}, "
-                f"generator loss {float(loss_g.detach()):.4g} (lower the learning rates, or check the data)", result)
+        finite = torch.isfinite(total_d.detach() + loss_g.detach()).tolist()
+        for k in range(K):
+            if alive[k] and not finite[k]:
+                alive[k] = False
+                results[k].diverged = (
+                    f"training diverged at generator step {step}: critic loss {float(total_d[k].detach()):.4g}, "
+                    f"generator loss {float(loss_g[k].detach()):.4g} (lower the learning rates, or check the data)")
 
-        if step % cfg.log_every == 0 or step == cfg.steps:
-            history["step"].append(step)
-            history["loss_d"].append(float(loss_d.detach()))
-            history["loss_g"].append(float(loss_g.detach()))
-            history["estimate"].append(float(estimate) if wgan else float("nan"))
-            history["penalty"].append(float(penalty.detach()) if penalty is not None else float("nan"))
-            if eval_real is not None or track_modes:
-                gen = result.sample(cfg.eval_samples, seed=cfg.seed + 20_000 + step)
-                if not torch.isfinite(gen).all():
-                    result.seconds = time.perf_counter() - start
-                    raise TrainingDiverged(f"training diverged at generator step {step}: the generator's "
-                                           "samples contain NaN or Inf (lower the learning rates)", result)
-                if eval_real is not None:
-                    history["w1"].append(metrics.wasserstein1(gen, eval_real))
-                if track_modes:
-                    cov = metrics.mode_coverage(gen, name)
-                    history["modes"].append(cov.modes_covered)
-                    history["hq_fraction"].append(cov.high_quality_fraction)
+        if (step % cfg.log_every == 0 or step == cfg.steps) and any(alive):
+            gen = None
+            if evaluate_w1 or track_modes:
+                with torch.no_grad():
+                    gen = g_fn(torch.stack([torch.randn(cfg.eval_samples, c.noise_dim,
+                                                        generator=torch.Generator().manual_seed(c.seed + 20_000 + step))
+                                            for c in cfgs]).to(dev)).cpu()
+            snaps = None
             if cfg.snapshots:
                 with torch.no_grad():
-                    result.snapshots.append((step, G(z_fixed).cpu()))
-            stop = False
+                    snaps = g_fn(z_fixed).cpu()
             if on_log is not None:
-                try:
-                    extra = on_log(result)
-                except StopTraining:
-                    extra, stop = {}, True
-                for key, value in (extra or {}).items():
-                    history.setdefault(key, []).append(value)
-            history["seconds"].append(time.perf_counter() - start)
-            if stop:
-                break
-    result.seconds = time.perf_counter() - start
-    return result
+                unstack()
+            for k, r in enumerate(results):
+                if not alive[k]:
+                    continue
+                h = r.history
+                if gen is not None and not torch.isfinite(gen[k]).all():
+                    alive[k] = False
+                    r.diverged = (f"training diverged at generator step {step}: the generator's "
+                                  "samples contain NaN or Inf (lower the learning rates)")
+                    continue
+                h["step"].append(step)
+                h["loss_d"].append(float(loss_d[k].detach()))
+                h["loss_g"].append(float(loss_g[k].detach()))
+                h["estimate"].append(float(estimate[k]) if wgan else float("nan"))
+                h["penalty"].append(float(penalty[k].detach()) if penalty is not None else float("nan"))
+                if evaluate_w1:
+                    h["w1"].append(metrics.wasserstein1(gen[k], eval_real[k]))
+                if track_modes:
+                    cov = metrics.mode_coverage(gen[k], name)
+                    h["modes"].append(cov.modes_covered)
+                    h["hq_fraction"].append(cov.high_quality_fraction)
+                if snaps is not None:
+                    r.snapshots.append((step, snaps[k]))
+                if on_log is not None:
+                    try:
+                        extra = on_log(r)
+                    except StopTraining:
+                        extra, alive[k], r.stopped = {}, False, True
+                    for key, value in (extra or {}).items():
+                        h.setdefault(key, []).append(value)
+                h["seconds"].append(time.perf_counter() - start)
+        if not any(alive):
+            break
+    seconds = time.perf_counter() - start
+    unstack()
+    for r in results:
+        r.seconds = seconds
+    return results

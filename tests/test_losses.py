@@ -217,3 +217,30 @@ def test_clip_weights_clamps_every_parameter_to_minus_c_c_and_keeps_the_rest():
 def test_clip_weights_rejects_a_non_positive_or_non_finite_c_naming_it(c):
     with pytest.raises(ValueError, match=f"got {float(c)!r}"):
         losses.clip_weights(nn.Linear(2, 1), c)
+
+
+def test_penalty_with_given_eps_interpolates_at_exactly_those_weights():
+    """f(x) = ||x||^2 / 2 has gradient x; real = 0 and fake = 1 put x_hat at 1 - eps, so term i is eps_i^2."""
+    eps = torch.tensor([[0.0], [0.25], [1.0]], dtype=torch.float64)
+    real, fake = torch.zeros(3, 1, dtype=torch.float64), torch.ones(3, 1, dtype=torch.float64)
+    f = lambda u: 0.5 * (u ** 2).sum(dim=1)  # noqa: E731
+    terms = losses.gradient_penalty(f, real, fake, eps=eps, reduction="none")
+    torch.testing.assert_close(terms, torch.tensor([0.0, 0.0625, 1.0], dtype=torch.float64))
+    assert losses.gradient_penalty(f, real, fake, eps=eps).item() == pytest.approx((0.0625 + 1.0) / 3)
+
+
+def test_penalty_with_given_eps_equals_the_one_drawn_from_the_same_generator():
+    torch.manual_seed(0)
+    D = nets.critic(2, width=16, depth=2)
+    real, fake = torch.randn(32, 2), torch.randn(32, 2)
+    eps = torch.rand(32, 1, generator=torch.Generator().manual_seed(7))
+    drawn = losses.gradient_penalty(D, real, fake, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(losses.gradient_penalty(D, real, fake, eps=eps), drawn)
+
+
+def test_penalty_rejects_eps_of_the_wrong_shape_and_an_unknown_reduction():
+    f = _linear_critic([1.0, 0.0])
+    with pytest.raises(ValueError, match=r"eps must have shape \(4, 1\).*\(4,\)"):
+        losses.gradient_penalty(f, torch.randn(4, 2), torch.randn(4, 2), eps=torch.rand(4))
+    with pytest.raises(ValueError, match="'sum'"):
+        losses.gradient_penalty(f, torch.randn(4, 2), torch.randn(4, 2), reduction="sum")

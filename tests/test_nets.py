@@ -183,3 +183,50 @@ def test_parallel_lines_generator_has_one_parameter_with_gradient_from_the_first
 def test_parallel_lines_generator_rejects_noise_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"\(4, 2\)"):
         nets.ParallelLines()(torch.randn(4, 2))
+
+
+# ---- StackedMLP -----------------------------------------------------------------------------------------
+def _mlps(k, **kw):
+    out = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        out.append(nets.MLP(3, 2, **kw))
+    return out
+
+
+def test_stacked_mlp_slice_k_computes_network_k():
+    mlps = _mlps(4, width=16, depth=2)
+    stack = nets.StackedMLP(mlps)
+    x = torch.randn(4, 10, 3)
+    y = stack(x)
+    assert y.shape == (4, 10, 2)
+    for k, m in enumerate(mlps):
+        torch.testing.assert_close(y[k], m(x[k]), atol=1e-6, rtol=0)
+
+
+def test_stacked_mlp_unstack_round_trips_the_weights_exactly():
+    mlps = _mlps(3, width=8, depth=1, activation="tanh")
+    back = nets.StackedMLP(mlps).unstack()
+    assert [b.activation for b in back] == ["tanh"] * 3
+    for m, b in zip(mlps, back):
+        for p, q in zip(m.parameters(), b.parameters()):
+            assert torch.equal(p, q)
+
+
+def test_stacked_mlp_gradients_of_a_sum_are_each_networks_own():
+    mlps = _mlps(2, width=8, depth=2)
+    stack = nets.StackedMLP(mlps)
+    x = torch.randn(2, 5, 3)
+    stack(x).pow(2).sum().backward()
+    for k, m in enumerate(mlps):
+        m(x[k]).pow(2).sum().backward()
+        torch.testing.assert_close(stack.weights[0].grad[k], m.net[0].weight.grad, atol=1e-5, rtol=0)
+
+
+def test_stacked_mlp_rejects_mixed_shapes_and_wrong_inputs():
+    with pytest.raises(ValueError, match="share"):
+        nets.StackedMLP([nets.MLP(3, 2, width=8), nets.MLP(3, 2, width=9)])
+    with pytest.raises(ValueError, match="non-empty"):
+        nets.StackedMLP([])
+    with pytest.raises(ValueError, match=r"\(2, n, 3\).*\(3, 5, 3\)"):
+        nets.StackedMLP(_mlps(2, width=4))(torch.randn(3, 5, 3))

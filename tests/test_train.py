@@ -339,3 +339,14 @@ def test_stop_training_from_on_log_ends_the_run_after_that_log():
     assert r.history["step"] == [10, 20]
     assert r.history["marker"] == [1.0]          # the stopping log records no extras
     assert len(r.history["seconds"]) == 2
+
+
+def test_n_critic_early_takes_many_critic_steps_in_the_first_25_generator_steps():
+    calls = []
+
+    def sampler(n, g):
+        calls.append(n)
+        return torch.randn(n, 2, generator=g)
+
+    train(sampler, **tiny(batch_size=16, n_critic=2, n_critic_early=7, steps=30, eval_samples=0))
+    assert calls.count(16) == 25 * 7 + 5 * 2
