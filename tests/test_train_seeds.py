@@ -103,13 +103,13 @@ def test_on_log_sees_each_seed_and_stop_training_ends_only_that_seed():
         assert isinstance(result.generator, nets.MLP)
         if result.config.seed == 5:
             raise gan_lab.StopTraining
-        return {"first_bias": result.generator.net[0].bias[0].item()}
+        return {"first_bias": result.generator.net[0].bias[0].detach().item()}
 
     results = train_seeds("8gaussians", seeds=SEEDS, on_log=on_log, **TINY)
     assert seen[:3] == [(3, 4), (5, 4), (11, 4)]
     assert results[1].stopped and results[1].history["step"] == [4]
     assert results[0].history["step"] == [4, 8, 12] and len(results[0].history["first_bias"]) == 3
-    assert results[0].history["first_bias"][-1] == pytest.approx(float(results[0].generator.net[0].bias[0]))
+    assert results[0].history["first_bias"][-1] == pytest.approx(results[0].generator.net[0].bias[0].detach().item())
 
 
 @pytest.mark.parametrize("seeds, match", [

@@ -15,8 +15,10 @@ from typing import Callable
 from . import ch01
 from . import ch02
 from . import ch03
+from . import ch04
+from . import ch05
 
-__all__ = ["ch01", "ch02", "ch03", "run_check"]
+__all__ = ["ch01", "ch02", "ch03", "ch04", "ch05", "run_check"]
 
 
 def run_check(title: str, attempt: Callable[[], None]) -> bool:
