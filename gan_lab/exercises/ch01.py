@@ -7,21 +7,9 @@ from typing import Callable
 import torch
 
 from .. import losses, theory
+from ._compare import close, close_tensors
 
 __all__ = ["check_optimal_discriminator", "check_non_saturating_loss", "check_value_at_optimum"]
-
-
-def _close(name: str, got, expected, atol: float) -> None:
-    got_t = torch.as_tensor(got, dtype=torch.float64)
-    exp_t = torch.as_tensor(expected, dtype=torch.float64)
-    if got_t.shape != exp_t.shape:
-        raise AssertionError(f"{name}: expected shape {tuple(exp_t.shape)}, got {tuple(got_t.shape)}")
-    if not torch.isfinite(got_t).all():
-        raise AssertionError(f"{name}: your answer contains NaN or Inf: {got_t.flatten()[:6].tolist()}")
-    err = (got_t - exp_t).abs().max().item()
-    if err > atol:
-        raise AssertionError(f"{name}: off by up to {err:.3g} (tolerance {atol:g}); "
-                             f"expected {exp_t.flatten()[:4].tolist()}, got {got_t.flatten()[:4].tolist()}")
 
 
 def check_optimal_discriminator(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -31,8 +19,8 @@ def check_optimal_discriminator(fn: Callable[[torch.Tensor, torch.Tensor], torch
     def attempt() -> None:
         g = torch.Generator().manual_seed(1)
         p, q = torch.rand(50, generator=g, dtype=torch.float64) + 0.01, torch.rand(50, generator=g, dtype=torch.float64) + 0.01
-        _close("D* on random densities", fn(p, q), theory.optimal_discriminator(p, q), 1e-9)
-        _close("D* where p_g = p_data (should be 1/2)", fn(p, p), torch.full_like(p, 0.5), 1e-9)
+        close_tensors("D* on random densities", fn(p, q), theory.optimal_discriminator(p, q), atol=1e-9)
+        close_tensors("D* where p_g = p_data (should be 1/2)", fn(p, p), torch.full_like(p, 0.5), atol=1e-9)
     return run_check("optimal discriminator", attempt)
 
 
@@ -42,10 +30,11 @@ def check_non_saturating_loss(fn: Callable[[torch.Tensor], torch.Tensor]) -> boo
 
     def attempt() -> None:
         moderate = torch.linspace(-6, 6, 25, dtype=torch.float64)
-        _close("loss on moderate logits", fn(moderate), losses.generator_loss(moderate, "non_saturating"), 1e-9)
+        close_tensors("loss on moderate logits", fn(moderate), losses.generator_loss(moderate, "non_saturating"),
+                      atol=1e-9)
         extreme = torch.tensor([-1000.0, -200.0, -50.0, 0.0, 50.0, 200.0, 1000.0], dtype=torch.float64)
-        _close("loss on extreme logits (use softplus, not log(sigmoid))", fn(extreme),
-               losses.generator_loss(extreme, "non_saturating"), 1e-9)
+        close_tensors("loss on extreme logits (use softplus, not log(sigmoid))", fn(extreme),
+                      losses.generator_loss(extreme, "non_saturating"), atol=1e-9)
     return run_check("non-saturating generator loss", attempt)
 
 
@@ -57,5 +46,5 @@ def check_value_at_optimum(fn: Callable[[float], float]) -> bool:
     def attempt() -> None:
         for a in (0.0, 0.25, 0.5, 1.0, 1.5):
             expected = -math.log(4.0) + 2.0 * theory.js_shifted_uniforms(a)
-            _close(f"C(G) for a = {a}", float(fn(a)), expected, 1e-3)
+            close(f"C(G) for a = {a}", fn(a), expected, atol=1e-3)
     return run_check("value of the game at D*", attempt)

@@ -1,39 +1,23 @@
 """Checks for chapter 2's exercises (KL, JS, TV and W1 when supports do or do not overlap)."""
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 
 from .. import theory
+from ._compare import close
 
 __all__ = ["check_parallel_lines", "check_js_discrete", "check_tv_discrete", "check_kl_gaussians"]
 
 
-def _number(name: str, got) -> float:
-    try:
-        t = torch.as_tensor(got, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise AssertionError(f"{name}: expected a number, got {got!r} ({err})") from None
-    if t.numel() != 1:
-        raise AssertionError(f"{name}: expected one number, got a tensor of shape {tuple(t.shape)}")
-    return t.item()
+_NAN_HINT = (" (a NaN usually comes from a 0 * log 0 term, which counts as 0 in a divergence: "
+             "use torch.special.xlogy(p, p), or skip the terms where p = 0)")
 
 
 def _close(name: str, got, expected: float, atol: float) -> None:
     """``got`` must be one number within ``atol`` of ``expected``; an expected +inf must be +inf exactly."""
-    value = _number(name, got)
-    if math.isnan(value):
-        raise AssertionError(f"{name}: your answer is NaN (a 0 * log 0 term? In a divergence it counts as 0: "
-                             "use torch.special.xlogy(p, p), or skip the terms where p = 0)")
-    if math.isinf(expected) or math.isinf(value):
-        if value != expected:
-            raise AssertionError(f"{name}: expected {expected}, got {value:.6g}")
-        return
-    if abs(value - expected) > atol:
-        raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g} (off by {abs(value - expected):.3g}, "
-                             f"tolerance {atol:g})")
+    close(name, got, expected, atol=atol, nan_hint=_NAN_HINT)
 
 
 def _discrete_pairs() -> dict:

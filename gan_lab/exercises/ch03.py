@@ -6,24 +6,9 @@ from typing import Callable
 import torch
 
 from .. import estimate, metrics, nets, transport
+from ._compare import close, seeded
 
 __all__ = ["check_w1_by_sorting", "check_w1_from_cdfs", "check_lipschitz_lower_bound"]
-
-
-def _scalar(name: str, got) -> float:
-    t = torch.as_tensor(got, dtype=torch.float64)
-    if t.numel() != 1:
-        raise AssertionError(f"{name}: expected one number, got a tensor of shape {tuple(t.shape)}")
-    value = t.item()
-    if value != value or value in (float("inf"), float("-inf")):
-        raise AssertionError(f"{name}: your answer is {value}")
-    return value
-
-
-def _close(name: str, got, expected: float, rtol: float) -> None:
-    value = _scalar(name, got)
-    if abs(value - expected) > rtol * max(abs(expected), 1e-12):
-        raise AssertionError(f"{name}: expected {expected:.6g}, got {value:.6g}")
 
 
 def check_w1_by_sorting(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -42,7 +27,7 @@ def check_w1_by_sorting(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                              torch.tensor([0.5, 3.0, 1.5], dtype=torch.float64)),
         }
         for name, (x, y) in pairs.items():
-            _close(f"W1 of {name}", fn(x.clone(), y.clone()), metrics.wasserstein1(x, y), 1e-9)
+            close(f"W1 of {name}", fn(x.clone(), y.clone()), metrics.wasserstein1(x, y), rtol=1e-9)
     return run_check("W1 of two 1-D samples by sorting", attempt)
 
 
@@ -59,12 +44,12 @@ def check_w1_from_cdfs(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.T
             p, q = p / p.sum(), q / q.sum()
             grid = torch.arange(n, dtype=torch.float64) * dx
             expected = transport.transport_plan(grid, grid, p, q).cost
-            _close(f"W1 of two distributions on {n} grid points {dx:g} apart", fn(p.clone(), q.clone(), dx),
-                   expected, 1e-7)
+            close(f"W1 of two distributions on {n} grid points {dx:g} apart", fn(p.clone(), q.clone(), dx),
+                  expected, rtol=1e-7)
         # all the mass moves by 3 grid steps
         p = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
         q = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0], dtype=torch.float64)
-        _close("W1 of a unit mass moved 3 steps of 0.5", fn(p, q, 0.5), 1.5, 1e-9)
+        close("W1 of a unit mass moved 3 steps of 0.5", fn(p, q, 0.5), 1.5, rtol=1e-9)
     return run_check("W1 on a grid from CDFs", attempt)
 
 
@@ -77,14 +62,11 @@ def check_lipschitz_lower_bound(fn: Callable[[Callable[[torch.Tensor], torch.Ten
         g = torch.Generator().manual_seed(5)
         x = torch.randn(256, 2, generator=g)
         w = torch.tensor([[3.0], [-4.0]])
-        _close("a linear f(x) = 3 x1 - 4 x2 (Lipschitz constant 5)", fn(lambda z: z @ w, x.clone()), 5.0, 1e-5)
-        state = torch.random.get_rng_state()
-        torch.manual_seed(6)
-        f = nets.critic(2, width=32, depth=2)
-        torch.random.set_rng_state(state)
+        close("a linear f(x) = 3 x1 - 4 x2 (Lipschitz constant 5)", fn(lambda z: z @ w, x.clone()), 5.0, rtol=1e-5)
+        f = seeded(6, lambda: nets.critic(2, width=32, depth=2))
         expected = estimate.input_gradient(f, x).norm(dim=1).max().item()
-        _close("a random two-layer critic on 256 points", fn(f, x.clone()), expected, 1e-4)
+        close("a random two-layer critic on 256 points", fn(f, x.clone()), expected, rtol=1e-4)
         bump = lambda z: torch.exp(-(z ** 2).sum(dim=1))          # steepest at radius 1/sqrt(2)
-        _close("f(x) = exp(-||x||^2) on 256 points", fn(bump, x.clone()),
-               estimate.input_gradient(bump, x).norm(dim=1).max().item(), 1e-4)
+        close("f(x) = exp(-||x||^2) on 256 points", fn(bump, x.clone()),
+              estimate.input_gradient(bump, x).norm(dim=1).max().item(), rtol=1e-4)
     return run_check("Lipschitz lower bound from input gradients", attempt)

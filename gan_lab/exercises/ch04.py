@@ -8,42 +8,9 @@ import torch
 from torch import nn
 
 from .. import losses, nets
+from ._compare import close, same_parameters, seeded, seeded_critic, seeded_generator
 
 __all__ = ["check_clip_weights", "check_clipped_critic_step", "check_lipschitz_upper_bound"]
-
-
-def _scalar(name: str, got) -> float:
-    try:
-        t = torch.as_tensor(got, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise AssertionError(f"{name}: expected a number, got {got!r} ({err})") from None
-    if t.numel() != 1:
-        raise AssertionError(f"{name}: expected one number, got a tensor of shape {tuple(t.shape)}")
-    value = t.item()
-    if value != value or value in (float("inf"), float("-inf")):
-        raise AssertionError(f"{name}: your answer is {value}")
-    return value
-
-
-def _close(name: str, got, expected: float, rtol: float) -> None:
-    value = _scalar(name, got)
-    if abs(value - expected) > rtol * max(abs(expected), 1e-12):
-        raise AssertionError(f"{name}: expected {expected:.8g}, got {value:.8g}")
-
-
-def _seeded_critic(seed: int, **kwargs) -> nets.MLP:
-    """A float64 critic drawn from ``seed`` without touching the global random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nets.critic(**kwargs).double()
-
-
-def _same_parameters(name: str, module: nn.Module, reference: nn.Module, atol: float, hint: str = "") -> None:
-    for (label, p), q in zip(module.named_parameters(), reference.parameters()):
-        err = (p.detach() - q.detach()).abs().max().item()
-        if not err <= atol:
-            raise AssertionError(f"{name}: parameter {label} is off by up to {err:.3g} from the reference "
-                                 f"(tolerance {atol:g}){hint}")
 
 
 def _snapshot(module: nn.Module) -> list[torch.Tensor]:
@@ -62,14 +29,16 @@ def check_clip_weights(fn: Callable[[nn.Module, float], None]) -> bool:
     from . import run_check
 
     def attempt() -> None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(41)
-            mixed = nn.Sequential(nets.critic(3, width=8, depth=2), nn.Tanh(), nn.Linear(1, 4))
-            mixed.register_parameter("scale", nn.Parameter(torch.randn(4) * 2))
+        def nested() -> nn.Module:
+            module = nn.Sequential(nets.critic(3, width=8, depth=2), nn.Tanh(), nn.Linear(1, 4))
+            module.register_parameter("scale", nn.Parameter(torch.randn(4) * 2))
+            return module
+
+        mixed = seeded(41, nested)
         cases = {
-            "a random critic, c = 0.05": (_seeded_critic(40, data_dim=2, width=16, depth=2), 0.05),
+            "a random critic, c = 0.05": (seeded_critic(40, data_dim=2, width=16, depth=2), 0.05),
             "a random critic, c = 0.3 (some entries already inside)": (
-                _seeded_critic(42, data_dim=2, width=16, depth=2), 0.3),
+                seeded_critic(42, data_dim=2, width=16, depth=2), 0.3),
             "nested modules with a bare parameter, c = 0.5": (mixed, 0.5),
         }
         for name, (module, c) in cases.items():
@@ -101,13 +70,6 @@ def check_clip_weights(fn: Callable[[nn.Module, float], None]) -> bool:
     return run_check("clip every weight to [-c, c]", attempt)
 
 
-def _fake_maker(seed: int) -> nets.MLP:
-    """A small float64 generator R^2 -> R^2 (its output is the fake batch, graph attached)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nets.generator(2, 2, width=8, depth=1).double()
-
-
 def _batches(seed: int, n: int, steps: int, maker: nn.Module):
     """``steps`` pairs (real, fake): fake still attached to the graph of a small generator ``maker``."""
     g = torch.Generator().manual_seed(seed)
@@ -129,12 +91,12 @@ def check_clipped_critic_step(fn: Callable[[nn.Module, torch.optim.Optimizer, to
 
     def attempt() -> None:
         c, lr = 0.05, 1e-3
-        critic = _seeded_critic(43, data_dim=2, width=16, depth=2)
+        critic = seeded_critic(43, data_dim=2, width=16, depth=2)
         losses.clip_weights(critic, c)                  # a critic that has been clipped before
         reference = copy.deepcopy(critic)
         optimizer = torch.optim.RMSprop(critic.parameters(), lr=lr)
         ref_optimizer = torch.optim.RMSprop(reference.parameters(), lr=lr)
-        maker = _fake_maker(44)
+        maker = seeded_generator(44)
         maker_before = _snapshot(maker)
         for step, (real, fake) in enumerate(_batches(45, 64, 2, maker), start=1):
             name = f"critic step {step} of 2"
@@ -150,14 +112,14 @@ def check_clipped_critic_step(fn: Callable[[nn.Module, torch.optim.Optimizer, to
             got = fn(critic, optimizer, real, fake, c)
             if not (torch.equal(real, real_copy) and torch.equal(fake.detach(), fake_copy)):
                 raise AssertionError(f"{name}: the batches real and fake were modified; leave them as they are")
-            _close(f"{name}: the estimate E f(real) - E f(fake) before the update", got, expected, 1e-6)
+            close(f"{name}: the estimate E f(real) - E f(fake) before the update", got, expected, rtol=1e-6)
             for label, p in critic.named_parameters():
                 if (p.detach().abs() > c * (1 + 1e-12)).any():
                     raise AssertionError(f"{name}: parameter {label} is outside [-c, c] after your step; "
                                          "clip after optimizer.step(), not before")
-            _same_parameters(name, critic, reference, 1e-6,
-                             " (is the loss E f(fake) - E f(real), minimised? are the gradients zeroed "
-                             "before backward? do you clip after the step?)")
+            same_parameters(name, critic, reference, 1e-6,
+                            " (is the loss E f(fake) - E f(real), minimised? are the gradients zeroed "
+                            "before backward? do you clip after the step?)")
         _unchanged("the generator that made fake", maker, maker_before)
     return run_check("one WGAN critic step with weight clipping", attempt)
 
@@ -192,10 +154,10 @@ def check_lipschitz_upper_bound(fn: Callable[[nets.MLP], float]) -> bool:
     def attempt() -> None:
         mlp, expected = _closed_form_mlp()
         cases = {
-            "a random critic 2 -> 16 -> 16 -> 1": _seeded_critic(46, data_dim=2, width=16, depth=2),
-            "a random critic 5 -> 8 -> 8 -> 8 -> 1": _seeded_critic(47, data_dim=5, width=8, depth=3),
-            "a weight-clipped critic 2 -> 32 -> 32 -> 1 (c = 0.1)": _seeded_critic(48, data_dim=2, width=32,
-                                                                                   depth=2),
+            "a random critic 2 -> 16 -> 16 -> 1": seeded_critic(46, data_dim=2, width=16, depth=2),
+            "a random critic 5 -> 8 -> 8 -> 8 -> 1": seeded_critic(47, data_dim=5, width=8, depth=3),
+            "a weight-clipped critic 2 -> 32 -> 32 -> 1 (c = 0.1)": seeded_critic(48, data_dim=2, width=32,
+                                                                                  depth=2),
         }
         losses.clip_weights(cases["a weight-clipped critic 2 -> 32 -> 32 -> 1 (c = 0.1)"], 0.1)
         cases = {"an MLP with W1 = diag(3, 0.5) and W2 = [1, 1] (bound 3 sqrt 2)": mlp, **cases}
@@ -203,6 +165,6 @@ def check_lipschitz_upper_bound(fn: Callable[[nets.MLP], float]) -> bool:
             before = _snapshot(net)
             got = fn(net)
             _unchanged(name, net, before)
-            _close(name, got, _reference_upper_bound(net), 1e-5)
-        _close("the closed form", _reference_upper_bound(mlp), expected, 1e-12)   # guards the reference itself
+            close(name, got, _reference_upper_bound(net), rtol=1e-5)
+        close("the closed form", _reference_upper_bound(mlp), expected, rtol=1e-12)   # guards the reference itself
     return run_check("Lipschitz upper bound from spectral norms", attempt)

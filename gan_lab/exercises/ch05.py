@@ -8,43 +8,11 @@ import torch
 from torch import nn
 
 from .. import estimate, losses, nets
+from ._compare import close, same_parameters, seeded_critic, seeded_generator
 
 __all__ = ["check_gradient_penalty", "check_one_sided_penalty", "check_gp_critic_step"]
 
 Penalty = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def _scalar(name: str, got) -> float:
-    try:
-        t = torch.as_tensor(got, dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise AssertionError(f"{name}: expected a number, got {got!r} ({err})") from None
-    if t.numel() != 1:
-        raise AssertionError(f"{name}: expected one number, got a tensor of shape {tuple(t.shape)}")
-    value = t.item()
-    if value != value or value in (float("inf"), float("-inf")):
-        raise AssertionError(f"{name}: your answer is {value}")
-    return value
-
-
-def _close(name: str, got, expected: float, rtol: float, hint: str = "") -> None:
-    value = _scalar(name, got)
-    if abs(value - expected) > rtol * max(abs(expected), 1e-12):
-        raise AssertionError(f"{name}: expected {expected:.8g}, got {value:.8g}{hint}")
-
-
-def _seeded(seed: int, **kwargs) -> nets.MLP:
-    """A float64 MLP critic drawn from ``seed`` without touching the global random state."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nets.critic(**kwargs).double()
-
-
-def _maker(seed: int) -> nets.MLP:
-    """A small float64 generator R^2 -> R^2 (its output is a fake batch with the graph attached)."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return nets.generator(2, 2, width=8, depth=1).double()
 
 
 def _points(seed: int, n: int):
@@ -58,7 +26,7 @@ def _points(seed: int, n: int):
 
 def _straddling_critic(seed: int, real, fake, eps) -> nets.MLP:
     """A critic rescaled (last layer) so that half its gradient norms at the interpolates are above 1."""
-    critic = _seeded(seed, data_dim=2, width=16, depth=2)
+    critic = seeded_critic(seed, data_dim=2, width=16, depth=2)
     x_hat = eps * real + (1 - eps) * fake
     median = estimate.input_gradient(critic, x_hat).norm(dim=1).median().item()
     with torch.no_grad():
@@ -80,7 +48,7 @@ def _check_penalty(name: str, fn: Penalty, critic: nn.Module, real, fake, eps, o
     if any(not torch.equal(a, b) for a, b in zip(args, (real, fake, eps))):
         raise AssertionError(f"{name}: real, fake or eps was modified; leave them as they are")
     expected = losses.gradient_penalty(critic, real, fake, eps=eps, one_sided=one_sided)
-    _close(name, got, expected.item(), 1e-7, hint)
+    close(name, got, expected.item(), rtol=1e-7, hint=hint)
     if not (isinstance(got, torch.Tensor) and got.requires_grad):
         raise AssertionError(f"{name}: the value is right, but it is not connected to the critic's parameters, "
                              "so training against it would do nothing: return a tensor, and take the input "
@@ -94,11 +62,11 @@ def _check_penalty(name: str, fn: Penalty, critic: nn.Module, real, fake, eps, o
 
 
 def _check_no_gradient_to_generator(name: str, fn: Penalty, critic: nn.Module, real, eps) -> None:
-    maker = _maker(58)
+    maker = seeded_generator(58)
     z = torch.randn(len(real), 2, generator=torch.Generator().manual_seed(59), dtype=torch.float64)
     fake = maker(z)                                     # still attached to the generator's graph
     got = fn(critic, real, fake, eps)
-    _close(name, got, losses.gradient_penalty(critic, real, fake, eps=eps).item(), 1e-7)
+    close(name, got, losses.gradient_penalty(critic, real, fake, eps=eps).item(), rtol=1e-7)
     if isinstance(got, torch.Tensor) and got.requires_grad:
         grads = torch.autograd.grad(got.reshape(()), list(maker.parameters()), allow_unused=True)
         if any(g is not None and g.abs().max().item() > 0 for g in grads):
@@ -116,7 +84,7 @@ def check_gradient_penalty(fn: Penalty) -> bool:
     def attempt() -> None:
         real, fake, eps = _points(50, 128)
         _check_penalty("the penalty of a random critic on 128 interpolates", fn,
-                       _seeded(51, data_dim=2, width=16, depth=2), real, fake, eps, False,
+                       seeded_critic(51, data_dim=2, width=16, depth=2), real, fake, eps, False,
                        " (x_hat uses the given eps, between real and fake; the norm is the Euclidean norm of "
                        "each point's gradient, not squared; square (norm - 1) point by point, then average)")
         real, fake, eps = _points(52, 40)
@@ -126,7 +94,7 @@ def check_gradient_penalty(fn: Penalty) -> bool:
         # a smooth critic: with ReLU the input gradient is piecewise constant in x_hat, so nothing would
         # flow back into fake either way
         _check_no_gradient_to_generator("the penalty of a tanh critic when fake comes straight from a generator",
-                                        fn, _seeded(55, data_dim=2, width=16, depth=2, activation="tanh"),
+                                        fn, seeded_critic(55, data_dim=2, width=16, depth=2, activation="tanh"),
                                         real, eps)
     return run_check("gradient penalty", attempt)
 
@@ -149,8 +117,8 @@ def check_one_sided_penalty(fn: Penalty) -> bool:
         flat = _straddling_critic(63, real, fake, eps)
         with torch.no_grad():
             flat.net[-1].weight.mul_(0.2)
-        _close("the one-sided penalty of a critic whose gradient norms are all below 1 (should be 0)",
-               fn(flat, real, fake, eps), 0.0, 0.0)
+        close("the one-sided penalty of a critic whose gradient norms are all below 1 (should be 0)",
+              fn(flat, real, fake, eps), 0.0)
     return run_check("one-sided gradient penalty", attempt)
 
 
@@ -163,11 +131,11 @@ def check_gp_critic_step(fn: Callable[[nn.Module, torch.optim.Optimizer, torch.T
 
     def attempt() -> None:
         lam = 10.0
-        critic = _seeded(70, data_dim=2, width=16, depth=2)
+        critic = seeded_critic(70, data_dim=2, width=16, depth=2)
         reference = copy.deepcopy(critic)
         optimizer = torch.optim.Adam(critic.parameters(), lr=1e-3, betas=(0.5, 0.9))
         ref_optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3, betas=(0.5, 0.9))
-        maker = _maker(71)
+        maker = seeded_generator(71)
         g = torch.Generator().manual_seed(72)
         for step in (1, 2, 3):
             name = f"WGAN-GP critic step {step} of 3"
@@ -186,13 +154,9 @@ def check_gp_critic_step(fn: Callable[[nn.Module, torch.optim.Optimizer, torch.T
             if not (torch.equal(real, real_copy) and torch.equal(fake.detach(), fake_copy)
                     and torch.equal(eps, eps_copy)):
                 raise AssertionError(f"{name}: real, fake or eps was modified; leave them as they are")
-            _close(f"{name}: the loss E f(fake) - E f(real) + lam * penalty before the update", got, expected,
-                   1e-6, " (lam multiplies the penalty only; the penalty is at the interpolates x_hat)")
-            for (label, p), q in zip(critic.named_parameters(), reference.parameters()):
-                err = (p.detach() - q.detach()).abs().max().item()
-                if not err <= 1e-6:
-                    raise AssertionError(
-                        f"{name}: the loss value is right, but after the update parameter {label} is off by up "
-                        f"to {err:.3g} from the reference (does the penalty reach the parameters, i.e. "
-                        "create_graph=True? are the gradients zeroed before backward?)")
+            close(f"{name}: the loss E f(fake) - E f(real) + lam * penalty before the update", got, expected,
+                  rtol=1e-6, hint=" (lam multiplies the penalty only; the penalty is at the interpolates x_hat)")
+            same_parameters(name, critic, reference, 1e-6,
+                            " after the update, though the loss value is right (does the penalty reach the "
+                            "parameters, i.e. create_graph=True? are the gradients zeroed before backward?)")
     return run_check("one WGAN-GP critic step", attempt)

@@ -1,0 +1,94 @@
+"""Helpers shared by the chapter checks: comparing a reader's answer with the expected one, and building
+seeded networks without touching the global random state.
+
+Every comparison raises ``AssertionError`` naming what was checked (``name``) when the answer is wrong.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, TypeVar
+
+import torch
+from torch import nn
+
+from .. import nets
+
+T = TypeVar("T")
+
+
+def scalar(name: str, got, *, finite: bool = True) -> float:
+    """``got`` as a Python float: a Python number, a numpy scalar or a one-element tensor/array.
+
+    Anything else (a string, a tensor of several numbers), and with ``finite`` NaN or +-inf too, raises
+    AssertionError naming ``name``. With ``finite=False`` NaN and +-inf are returned as they are.
+    """
+    try:
+        t = torch.as_tensor(got, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise AssertionError(f"{name}: expected a number, got {got!r} ({err})") from None
+    if t.numel() != 1:
+        raise AssertionError(f"{name}: expected one number, got a tensor of shape {tuple(t.shape)}")
+    value = t.item()
+    if finite and not math.isfinite(value):
+        raise AssertionError(f"{name}: your answer is {value}")
+    return value
+
+
+def close(name: str, got, expected: float, *, rtol: float = 0.0, atol: float = 0.0, hint: str = "",
+          nan_hint: str = "") -> None:
+    """``got`` must be one number with |got - expected| <= atol + rtol * |expected| (``|expected|`` floored
+    at 1e-12); an infinite ``expected`` must be matched exactly. ``hint`` ends the message of a wrong
+    value, ``nan_hint`` that of a NaN answer."""
+    value = scalar(name, got, finite=False)
+    if math.isnan(value):
+        raise AssertionError(f"{name}: your answer is nan{nan_hint}")
+    if value == expected:
+        return
+    if math.isfinite(value) and math.isfinite(expected):
+        err, tol = abs(value - expected), atol + rtol * max(abs(expected), 1e-12)
+        if err <= tol:
+            return
+        raise AssertionError(f"{name}: expected {expected:.8g}, got {value:.8g} (off by {err:.3g}, "
+                             f"tolerance {tol:.3g}){hint}")
+    raise AssertionError(f"{name}: expected {expected:.8g}, got {value:.8g}{hint}")
+
+
+def close_tensors(name: str, got, expected, *, atol: float) -> None:
+    """``got`` must have ``expected``'s shape, be finite, and be within ``atol`` of it elementwise."""
+    got_t = torch.as_tensor(got, dtype=torch.float64)
+    exp_t = torch.as_tensor(expected, dtype=torch.float64)
+    if got_t.shape != exp_t.shape:
+        raise AssertionError(f"{name}: expected shape {tuple(exp_t.shape)}, got {tuple(got_t.shape)}")
+    if not torch.isfinite(got_t).all():
+        raise AssertionError(f"{name}: your answer contains NaN or Inf: {got_t.flatten()[:6].tolist()}")
+    err = (got_t - exp_t).abs().max().item()
+    if err > atol:
+        raise AssertionError(f"{name}: off by up to {err:.3g} (tolerance {atol:g}); "
+                             f"expected {exp_t.flatten()[:4].tolist()}, got {got_t.flatten()[:4].tolist()}")
+
+
+def same_parameters(name: str, module: nn.Module, reference: nn.Module, atol: float, hint: str = "") -> None:
+    """Each parameter of ``module`` must be within ``atol`` (elementwise) of ``reference``'s."""
+    for (label, p), q in zip(module.named_parameters(), reference.parameters()):
+        err = (p.detach() - q.detach()).abs().max().item()
+        if not err <= atol:
+            raise AssertionError(f"{name}: parameter {label} is off by up to {err:.3g} from the reference "
+                                 f"(tolerance {atol:g}){hint}")
+
+
+def seeded(seed: int, build: Callable[[], T]) -> T:
+    """``build()`` run with the global (CPU) random state seeded by ``seed``, which is restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def seeded_critic(seed: int, **kwargs) -> nets.MLP:
+    """A float64 ``nets.critic(**kwargs)`` drawn from ``seed`` without touching the global random state."""
+    return seeded(seed, lambda: nets.critic(**kwargs).double())
+
+
+def seeded_generator(seed: int) -> nets.MLP:
+    """A small float64 generator R^2 -> R^2 drawn from ``seed`` (its output is a fake batch with the graph
+    attached)."""
+    return seeded(seed, lambda: nets.generator(2, 2, width=8, depth=1).double())
