@@ -2,13 +2,13 @@
 
 Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy data sets), ``nets``
 (MLPs), ``losses`` (objectives, gradient penalty, clipping), ``train`` (one loop for every objective),
-``metrics`` (exact W1, mode coverage), ``theory`` (closed forms), ``estimate`` (trained discriminators
+``metrics`` (exact W1, mode coverage), ``lipschitz`` (what clipping and the penalty do to a critic), ``theory`` (closed forms), ``estimate`` (trained discriminators
 and critics as estimators), ``transport`` (optimal transport plans), ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
-from . import data, estimate, exercises, losses, metrics, nets, plots, theory, transport
+from . import data, estimate, exercises, lipschitz, losses, metrics, nets, plots, theory, transport
 
 __version__ = "0.1.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "train", "train_seeds", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises"]
+           "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz"]

@@ -1,0 +1,242 @@
+"""How the Lipschitz constraint, weight clipping or a gradient penalty, shapes a critic.
+
+A Wasserstein critic f must stay (close to) 1-Lipschitz for E_P f - E_Q f to estimate W1(P, Q). The
+WGAN paper clamps every parameter to [-c, c] after each update; WGAN-GP instead adds
+lambda E[(||grad f(x_hat)||_2 - 1)^2] at random interpolates x_hat. This module trains critics both ways
+between two fixed distributions and measures what the constraint did to them:
+
+- ``fit_critic``: train f to (near) optimality against a fixed P and Q, with ``constraint="clip"`` or
+  ``"penalty"`` (``one_sided=True`` for E[max(0, ||grad f(x_hat)||_2 - 1)^2]);
+- ``layer_gradient_norms``: ||dL/dz_l|| for every layer l of an MLP critic, L = E_Q f - E_P f, z_l the
+  l-th linear layer's output (or ``wrt="weights"``: ||dL/dW_l||);
+- ``weight_values`` and ``fraction_at_bounds``: the critic's weights, and the share of them sitting at +-c;
+- ``falloff``: how often f falls when one steps off the data: how much of its structure f resolves.
+
+P and Q are given as in ``gan_lab.train``: a data-set name, an (n, d) tensor, or a sampler (n, generator).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional, Union
+
+import torch
+from torch import nn
+
+from . import estimate, losses, nets, settings
+from .train import Data, _real_sampler
+
+__all__ = ["fit_critic", "CriticFit", "layer_gradient_norms", "weight_values", "fraction_at_bounds",
+           "falloff", "CONSTRAINTS"]
+
+CONSTRAINTS = ("clip", "penalty")
+
+
+@dataclass
+class CriticFit:
+    """A trained ``critic`` f, its ``estimate`` E_P f - E_Q f on held-out samples, (step, estimate) after
+    each logged step (``curve``), and the constraint it was trained under: ``constraint`` (``"clip"`` or
+    ``"penalty"``), ``bound`` (c for clipping, lambda for the penalty) and ``one_sided``."""
+
+    critic: nn.Module
+    estimate: float
+    curve: list
+    constraint: str
+    bound: float
+    one_sided: bool = False
+
+
+def _positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+def _positive_int(name: str, value: int, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: float = 0.01,
+               penalty_weight: float = 10.0, one_sided: bool = False, steps: int = 1000,
+               batch_size: int = 256, width: int = 512, depth: int = 3, lr: Optional[float] = None,
+               betas: tuple = (0.5, 0.9), eval_samples: int = 4096, seed: int = 0,
+               critic: Optional[nn.Module] = None,
+               device: Optional[Union[str, torch.device]] = None) -> CriticFit:
+    """Train a critic f to maximise E_P f - E_Q f between two fixed distributions P (``real``) and Q
+    (``fake``) under a Lipschitz constraint, with Adam (``lr``, ``betas``).
+
+    - ``constraint="clip"``: every parameter is kept in [-c, c] (c = ``clip``), as in the WGAN paper.
+      The clamp is applied before every forward pass, so every step and every evaluation sees clipped
+      weights, and the returned critic is clipped. ``lr`` defaults to 5e-5.
+    - ``constraint="penalty"``: the loss is E_Q f - E_P f + lambda E[(||grad f(x_hat)||_2 - 1)^2]
+      (lambda = ``penalty_weight``; ``one_sided=True`` penalises only norms above 1), with x_hat on random
+      segments between a P and a Q sample, as in WGAN-GP. ``lr`` defaults to 1e-4.
+
+    The critic is ``nets.critic(d, width=width, depth=depth)``, built right after
+    ``seed_everything(seed)``, unless ``critic`` is given (it is then trained in place).
+    The WGAN paper trained its clipped critics with RMSProp; Adam is used for both here, which changes how
+    fast the weights travel, not where clipping lets them go.
+    """
+    if constraint not in CONSTRAINTS:
+        raise ValueError(f"unknown constraint {constraint!r}; use one of {CONSTRAINTS}")
+    _positive("clip", clip)
+    if not (isinstance(penalty_weight, (int, float)) and not isinstance(penalty_weight, bool)
+            and math.isfinite(penalty_weight) and penalty_weight >= 0):
+        raise ValueError(f"penalty_weight must be a finite number >= 0, got {penalty_weight!r}")
+    if not isinstance(one_sided, bool):
+        raise ValueError(f"one_sided must be True or False, got {one_sided!r}")
+    if one_sided and constraint != "penalty":
+        raise ValueError("one_sided=True only applies to constraint='penalty'")
+    for name, value in (("steps", steps), ("batch_size", batch_size), ("width", width),
+                        ("eval_samples", eval_samples)):
+        _positive_int(name, value)
+    _positive_int("depth", depth, 0)
+    _positive_int("seed", seed, 0)
+    if lr is None:
+        lr = 5e-5 if constraint == "clip" else 1e-4
+    _positive("lr", lr)
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    if critic is not None and not isinstance(critic, nn.Module):
+        raise ValueError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+    _, _, dim_p = _real_sampler(real)
+    _, _, dim_q = _real_sampler(fake)
+    if dim_p != dim_q:
+        raise ValueError(f"real is {dim_p}-D but fake is {dim_q}-D")
+    dev = settings.resolve_device(device)
+
+    settings.seed_everything(seed)
+    f = critic if critic is not None else nets.critic(dim_p, width=width, depth=depth)
+
+    if constraint == "clip":
+        def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+            losses.clip_weights(net, clip)     # after the previous update, before this forward pass
+            return losses.critic_loss(net(x), net(y))
+    else:
+        def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+            value = losses.critic_loss(net(x), net(y))
+            if penalty_weight > 0:
+                value = value + penalty_weight * losses.gradient_penalty(net, x, y, one_sided=one_sided,
+                                                                         generator=rng)
+            return value
+
+    def score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if constraint == "clip":
+            losses.clip_weights(net, clip)     # so the evaluated (and returned) critic is the clipped one
+        return net(x).mean() - net(y).mean()
+
+    f, curve = estimate._optimise(f, real, fake, loss=loss, score=score, steps=steps, batch_size=batch_size,
+                                  lr=lr, betas=tuple(betas), eval_samples=eval_samples, seed=seed, device=dev)
+    bound = float(clip) if constraint == "clip" else float(penalty_weight)
+    return CriticFit(f, curve[-1][1], curve, constraint, bound, one_sided)
+
+
+def _linear_layers(critic: nn.Module) -> list[nn.Linear]:
+    layers = [m for m in critic.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError("the critic has no nn.Linear layers to measure")
+    return layers
+
+
+def layer_gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *,
+                         wrt: str = "activations") -> torch.Tensor:
+    """The size of the critic loss's gradient at every linear layer, input side first.
+
+    L = E_Q f - E_P f = mean f(``fake``) - mean f(``real``) on the given batches. For the linear layers
+    l = 1..L_layers of the critic (in the order they run), with z_l the l-th one's output on the whole batch:
+
+    - ``wrt="activations"``: ||dL/dz_l||_F, the gradient as backpropagation carries it down the network
+      (the WGAN-GP paper's Figure 1b). The last entry is ||dL/df|| = sqrt(1/n_P + 1/n_Q).
+    - ``wrt="weights"``: ||dL/dW_l||_F, the gradient an optimiser sees for the l-th weight matrix.
+
+    The batches are moved to the critic's device. Returns a float64 CPU tensor of length L_layers; the
+    critic's parameters get no ``.grad``.
+    """
+    if wrt not in ("activations", "weights"):
+        raise ValueError(f"wrt must be 'activations' or 'weights', got {wrt!r}")
+    for name, x in (("real", real), ("fake", fake)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] == 0 or not x.is_floating_point():
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must be a non-empty floating-point (n, d) tensor, got {shape}")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real is {real.shape[1]}-D but fake is {fake.shape[1]}-D")
+    layers = _linear_layers(critic)
+    outputs: list[torch.Tensor] = []
+    hooks = [layer.register_forward_hook(lambda module, args, out: outputs.append(out)) for layer in layers]
+    first = next(critic.parameters(), None)
+    try:
+        with torch.enable_grad():
+            x = torch.cat([real.detach(), fake.detach()])
+            if first is not None:
+                x = x.to(first.device)
+            scores = critic(x)
+            if len(outputs) != len(layers):
+                raise ValueError(f"the critic ran {len(outputs)} linear layer calls for {len(layers)} layers; "
+                                 "layer_gradient_norms needs each layer used exactly once")
+            n = len(real)
+            value = losses.critic_loss(scores[:n], scores[n:])
+            targets = outputs if wrt == "activations" else [layer.weight for layer in layers]
+            grads = torch.autograd.grad(value, targets, allow_unused=True)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return torch.tensor([0.0 if g is None else float(g.double().norm()) for g in grads], dtype=torch.float64)
+
+
+def weight_values(critic: nn.Module, *, biases: bool = False) -> torch.Tensor:
+    """Every entry of the critic's linear weight matrices (and biases, if ``biases``) as one flat
+    float64 tensor on the CPU: what a histogram of "the critic's weights" shows."""
+    layers = _linear_layers(critic)
+    parts = [layer.weight.detach().reshape(-1) for layer in layers]
+    if biases:
+        parts += [layer.bias.detach().reshape(-1) for layer in layers if layer.bias is not None]
+    return torch.cat(parts).double().cpu()
+
+
+def fraction_at_bounds(weights: Union[torch.Tensor, nn.Module], c: float, *, rtol: float = 0.01) -> float:
+    """The fraction of ``weights`` (a tensor of values, or a critic, whose ``weight_values`` are used)
+    within ``rtol`` c of +c or -c: | |w| - c | <= rtol c."""
+    _positive("c", c)
+    if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and 0 <= rtol < 1):
+        raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
+    values = weight_values(weights) if isinstance(weights, nn.Module) else weights
+    if not isinstance(values, torch.Tensor) or values.numel() == 0:
+        raise ValueError("weights must be a non-empty tensor or a critic with linear layers")
+    values = values.detach().reshape(-1)
+    if not values.is_floating_point():
+        values = values.double()
+    # in the values' own precision, so that a weight clamped to c in float32 counts as exactly at c
+    return float(((values.abs() - c).abs() <= rtol * c).double().mean())
+
+
+@torch.no_grad()
+def falloff(critic: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor, radius: float, *,
+            directions: int = 16) -> float:
+    """How often the critic falls when you step off the data: the fraction of pairs (x_i, u_k) with
+    f(x_i + radius u_k) < f(x_i), over the given ``points`` x_i (n, 2) and ``directions`` unit vectors u_k
+    evenly spaced around the circle.
+
+    A critic whose level sets wrap around every cluster, or run along every arm, of the data falls in
+    nearly every direction (near 1 on point-like clusters). A critic with a single smooth summit
+    rises toward it and falls away from it, so it falls about half the time (0.5 for a linear f).
+    Choose ``radius`` larger than the clusters' spread and smaller than the gaps between them."""
+    if not isinstance(points, torch.Tensor) or points.dim() != 2 or points.shape[1] != 2 or len(points) == 0:
+        shape = tuple(points.shape) if isinstance(points, torch.Tensor) else type(points).__name__
+        raise ValueError(f"points must be a non-empty (n, 2) tensor, got {shape}")
+    if not points.is_floating_point() or not torch.isfinite(points).all():
+        raise ValueError("points must be finite floating-point numbers")
+    _positive("radius", radius)
+    _positive_int("directions", directions, 1)
+    angles = torch.arange(directions, dtype=torch.float64) * (2 * math.pi / directions)
+    steps = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).float()      # (k, 2)
+    x = points.detach().float().cpu()
+    moved = (x[:, None, :] + steps[None]).reshape(-1, 2)
+    try:
+        dev = next(critic.parameters()).device  # type: ignore[attr-defined]
+    except (AttributeError, StopIteration):
+        dev = torch.device("cpu")
+    here = critic(x.to(dev)).reshape(-1).cpu()
+    there = critic(moved.to(dev)).reshape(-1).cpu()
+    if here.numel() != len(x) or there.numel() != len(moved):
+        raise ValueError("the critic must return one value per point")
+    return float((there.reshape(len(x), directions) < here[:, None]).double().mean())
