@@ -6,6 +6,7 @@ The answers live next to each chapter's own tests, in the ``CHECKS`` table of te
 name -> (check, correct answer, [planted wrong answers]).
 """
 import pytest
+import torch
 
 import test_exercises_ch01
 import test_exercises_ch02
@@ -45,6 +46,23 @@ def test_a_wrong_answer_raises_assertion_error(name, wrong, capsys):
     with pytest.raises(AssertionError):
         check(wrong)
     assert "correct." not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_other_exceptions_from_the_answer_propagate(name):
+    def broken(*args):
+        raise TypeError("oops")
+
+    with pytest.raises(TypeError, match="oops"):
+        CHECKS[name][0](broken)
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_a_check_leaves_the_global_random_state_alone(name, capsys):
+    state = torch.random.get_rng_state()
+    check, correct, _ = CHECKS[name]
+    check(correct)
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_every_chapter_with_exercises_has_a_table():
