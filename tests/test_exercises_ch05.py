@@ -1,6 +1,5 @@
 """gan_lab.exercises.ch05: each check passes a correct answer, says "not attempted" for a fresh
 stub and returns False, and raises AssertionError on planted wrong answers."""
-import time
 
 import pytest
 import torch
