@@ -152,7 +152,12 @@ def main() -> None:
     floor = gl.metrics.wasserstein1(gl.data.sample(DATA, N_EVAL, seed=FLOOR_SEED), real)
     sides = ("gan_lab", "plain") if args.only == "both" else (args.only,)
     if "gan_lab" in sides:   # warm-up, and fails fast on a bad --set
-        gl.train(DATA, objective="wgan-gp", steps=2, log_every=2, eval_samples=0, progress=False, **overrides)
+        try:
+            gl.train(DATA, objective="wgan-gp", steps=2, log_every=2, eval_samples=0, progress=False, **overrides)
+        except ValueError as e:
+            parser.error(str(e))
+        except gl.TrainingDiverged:
+            pass
     if "plain" in sides:
         PlainLoop(0).iteration()
 
