@@ -56,9 +56,12 @@ def _check_settings(steps: int, batch_size: int, eval_samples: int, lr: float) -
 
 def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable, *, steps: int,
               batch_size: int, lr: float, betas: tuple, eval_samples: int, seed: int,
-              device: torch.device) -> tuple[nn.Module, list]:
+              device: torch.device, after_step: Optional[Callable[[nn.Module], None]] = None
+              ) -> tuple[nn.Module, list]:
     """Minimise ``loss(net, x, y, rng)`` over batches x ~ P, y ~ Q with Adam; every steps/50 steps record
-    ``score(net, x_eval, y_eval)`` on fixed held-out samples. Returns the net and the (step, score) curve."""
+    ``score(net, x_eval, y_eval)`` on fixed held-out samples. Returns the net and the (step, score) curve.
+    ``after_step(net)``, if given, runs once before training and after every update (e.g. clipping), so
+    every forward pass, every score and the returned net satisfy it."""
     sample_p, _, dim_p = _real_sampler(p)
     sample_q, _, dim_q = _real_sampler(q)
     if dim_p != dim_q:
@@ -69,12 +72,16 @@ def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable,
     held = torch.Generator().manual_seed(seed + 10_000)
     x_eval, y_eval = sample_p(eval_samples, held).to(device), sample_q(eval_samples, held).to(device)
     curve, log_every = [], max(1, steps // 50)
+    if after_step is not None:
+        after_step(net)
     for step in range(1, steps + 1):
         x, y = sample_p(batch_size, rng).to(device), sample_q(batch_size, rng).to(device)
         value = loss(net, x, y, rng)
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
+        if after_step is not None:
+            after_step(net)
         if step % log_every == 0 or step == steps:
             with torch.no_grad():
                 curve.append((step, float(score(net, x_eval, y_eval))))

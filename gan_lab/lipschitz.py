@@ -66,8 +66,8 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     (``fake``) under a Lipschitz constraint, with Adam (``lr``, ``betas``).
 
     - ``constraint="clip"``: every parameter is kept in [-c, c] (c = ``clip``), as in the WGAN paper.
-      The clamp is applied before every forward pass, so every step and every evaluation sees clipped
-      weights, and the returned critic is clipped. ``lr`` defaults to 5e-5.
+      The clamp is applied once before training and after every update, so every step and every
+      evaluation sees clipped weights, and the returned critic is clipped. ``lr`` defaults to 5e-5.
     - ``constraint="penalty"``: the loss is E_Q f - E_P f + lambda E[(||grad f(x_hat)||_2 - 1)^2]
       (lambda = ``penalty_weight``; ``one_sided=True`` penalises only norms above 1), with x_hat on random
       segments between a P and a Q sample, as in WGAN-GP. ``lr`` defaults to 1e-4.
@@ -108,25 +108,16 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     settings.seed_everything(seed)
     f = critic if critic is not None else nets.critic(dim_p, width=width, depth=depth)
 
-    if constraint == "clip":
-        def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-            losses.clip_weights(net, clip)     # after the previous update, before this forward pass
-            return losses.critic_loss(net(x), net(y))
-    else:
-        def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-            value = losses.critic_loss(net(x), net(y))
-            if penalty_weight > 0:
-                value = value + penalty_weight * losses.gradient_penalty(net, x, y, one_sided=one_sided,
-                                                                         generator=rng)
-            return value
+    def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+        value = losses.critic_loss(net(x), net(y))
+        if constraint == "penalty" and penalty_weight > 0:
+            value = value + penalty_weight * losses.gradient_penalty(net, x, y, one_sided=one_sided, generator=rng)
+        return value
 
-    def score(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        if constraint == "clip":
-            losses.clip_weights(net, clip)     # so the evaluated (and returned) critic is the clipped one
-        return net(x).mean() - net(y).mean()
-
-    f, curve = estimate._optimise(f, real, fake, loss=loss, score=score, steps=steps, batch_size=batch_size,
-                                  lr=lr, betas=tuple(betas), eval_samples=eval_samples, seed=seed, device=dev)
+    clip_after_step = (lambda net: losses.clip_weights(net, clip)) if constraint == "clip" else None
+    f, curve = estimate._optimise(f, real, fake, loss=loss, score=lambda net, x, y: net(x).mean() - net(y).mean(),
+                                  steps=steps, batch_size=batch_size, lr=lr, betas=tuple(betas),
+                                  eval_samples=eval_samples, seed=seed, device=dev, after_step=clip_after_step)
     bound = float(clip) if constraint == "clip" else float(penalty_weight)
     return CriticFit(f, curve[-1][1], curve, constraint, bound, one_sided)
 
