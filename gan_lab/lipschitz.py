@@ -27,7 +27,7 @@ from . import estimate, losses, nets, settings
 from .train import Data, _real_sampler
 
 __all__ = ["fit_critic", "CriticFit", "layer_gradient_norms", "weight_values", "fraction_at_bounds",
-           "falloff", "CONSTRAINTS"]
+           "falloff", "spectral_bound", "CONSTRAINTS"]
 
 CONSTRAINTS = ("clip", "penalty")
 
@@ -172,6 +172,16 @@ def layer_gradient_norms(critic: nn.Module, real: torch.Tensor, fake: torch.Tens
         for hook in hooks:
             hook.remove()
     return torch.tensor([0.0 if g is None else float(g.double().norm()) for g in grads], dtype=torch.float64)
+
+
+def spectral_bound(critic: nn.Module) -> float:
+    """prod_l ||W_l||_2, the product of the largest singular values of the critic's Linear weights: an
+    upper bound on its Lipschitz constant when every activation is 1-Lipschitz (ReLU, leaky ReLU, tanh)."""
+    layers = _linear_layers(critic)
+    bound = 1.0
+    for layer in layers:
+        bound *= torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2).item()
+    return bound
 
 
 def weight_values(critic: nn.Module, *, biases: bool = False) -> torch.Tensor:

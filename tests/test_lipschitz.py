@@ -240,3 +240,18 @@ def test_falloff_rejects_bad_input():
         lipschitz.falloff(f, torch.tensor([[0.0, float("nan")]]), 0.2)
     with pytest.raises(ValueError, match="one value per point"):
         lipschitz.falloff(lambda x: x, torch.randn(4, 2), 0.2)
+
+
+def test_spectral_bound_is_the_product_of_largest_singular_values_and_bounds_the_gradient():
+    net = nets.MLP(2, 1, width=2, depth=1)
+    with torch.no_grad():
+        net.net[0].weight.copy_(torch.tensor([[3.0, 0.0], [0.0, -0.5]]))   # ||W||_2 = 3
+        net.net[2].weight.copy_(torch.tensor([[1.0, 1.0]]))                # ||W||_2 = sqrt(2)
+    assert lipschitz.spectral_bound(net) == pytest.approx(3 * 2 ** 0.5, rel=1e-12)
+    torch.manual_seed(0)
+    critic = nets.critic(2, width=32, depth=3)
+    x = torch.randn(2000, 2) * 3
+    steepest = estimate.input_gradient(critic, x).norm(dim=1).max().item()
+    assert 0 < steepest <= lipschitz.spectral_bound(critic)
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        lipschitz.spectral_bound(torch.nn.Tanh())

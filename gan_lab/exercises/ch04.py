@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import losses, nets
+from .. import lipschitz, losses, nets
 from ._compare import close, same_parameters, seeded, seeded_critic, seeded_generator
 
 __all__ = ["check_clip_weights", "check_clipped_critic_step", "check_lipschitz_upper_bound"]
@@ -136,15 +136,6 @@ def _closed_form_mlp() -> tuple[nets.MLP, float]:
     return mlp, 3.0 * 2.0 ** 0.5
 
 
-def _reference_upper_bound(mlp: nets.MLP) -> float:
-    """The product of the spectral norms of the Linear layers' weights (ReLU is 1-Lipschitz)."""
-    bound = 1.0
-    for layer in mlp.modules():
-        if isinstance(layer, nn.Linear):
-            bound *= torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2).item()
-    return bound
-
-
 def check_lipschitz_upper_bound(fn: Callable[[nets.MLP], float]) -> bool:
     """``fn(mlp)`` gets a ``gan_lab.nets.MLP`` with ReLU activations and must return the product over its
     Linear layers of the spectral norms ||W||_2 (largest singular values), an upper bound on its Lipschitz
@@ -165,6 +156,6 @@ def check_lipschitz_upper_bound(fn: Callable[[nets.MLP], float]) -> bool:
             before = _snapshot(net)
             got = fn(net)
             _unchanged(name, net, before)
-            close(name, got, _reference_upper_bound(net), rtol=1e-5)
-        close("the closed form", _reference_upper_bound(mlp), expected, rtol=1e-12)   # guards the reference itself
+            close(name, got, lipschitz.spectral_bound(net), rtol=1e-5)
+        close("the closed form", lipschitz.spectral_bound(mlp), expected, rtol=1e-12)   # guards the reference itself
     return run_check("Lipschitz upper bound from spectral norms", attempt)
