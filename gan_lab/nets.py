@@ -1,7 +1,7 @@
 """Multilayer perceptrons for the toy chapters: generator G(z), discriminator D(x), critic f(x).
 
 The WGAN-GP paper's toy networks are 3 hidden layers of 512 ReLU units for both players; those are the
-defaults here. The image chapters have their own convolutional networks.
+defaults here (``train``'s WGAN-GP default uses narrower 3 x 128 nets, see ``train._DEFAULTS``). The image chapters have their own convolutional networks.
 """
 from __future__ import annotations
 

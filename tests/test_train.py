@@ -19,12 +19,19 @@ def tiny(**kw):
 
 # ---- configuration -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("objective, n_critic, optimizer, lr", [("gan", 1, "adam", 1e-4),
-                                                                ("wgan-clip", 5, "rmsprop", 5e-5),
-                                                                ("wgan-gp", 5, "adam", 1e-4)])
-def test_each_objective_resolves_to_its_papers_defaults(objective, n_critic, optimizer, lr):
+@pytest.mark.parametrize("objective, width, n_critic, optimizer, lr", [("gan", 512, 1, "adam", 1e-4),
+                                                                       ("wgan-clip", 512, 5, "rmsprop", 5e-5),
+                                                                       ("wgan-gp", 128, 3, "adam", 1e-3)])
+def test_each_objective_resolves_to_its_defaults(objective, width, n_critic, optimizer, lr):
+    # GAN and WGAN-clip: the papers' toy settings; WGAN-GP: the faster settings of benchmarks/time_to_quality.py
     cfg = TrainConfig(objective=objective).resolved()
-    assert (cfg.n_critic, cfg.optimizer, cfg.lr_g, cfg.lr_d) == (n_critic, optimizer, lr, lr)
+    assert (cfg.width, cfg.n_critic, cfg.optimizer, cfg.lr_g, cfg.lr_d) == (width, n_critic, optimizer, lr, lr)
+    assert (cfg.depth, cfg.batch_size, cfg.betas) == (3, 256, (0.5, 0.9))
+
+
+def test_an_explicit_width_wins_over_the_objectives_default():
+    assert TrainConfig(objective="wgan-gp", width=512).resolved().width == 512
+    assert TrainConfig(objective="gan", width=64).resolved().width == 64
 
 
 def test_explicit_fields_win_over_the_objectives_defaults():

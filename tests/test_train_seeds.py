@@ -46,9 +46,11 @@ def _assert_same_run(batched, separate, atol=1e-4):
         torch.testing.assert_close(x1, x2, atol=atol, rtol=0)
 
 
+# WGAN-GP at the paper's lr 1e-4: at the default 1e-3 rounding differences between the batched and separate
+# sums grow past the tolerance within a dozen steps, which says nothing about the batching itself.
 @pytest.mark.parametrize("options", [
-    dict(objective="wgan-gp"),
-    dict(objective="wgan-gp", one_sided=True, n_critic_early=3),
+    dict(objective="wgan-gp", lr_g=1e-4, lr_d=1e-4),
+    dict(objective="wgan-gp", one_sided=True, n_critic_early=3, lr_g=1e-4, lr_d=1e-4),
     dict(objective="wgan-clip"),
     dict(objective="wgan-clip", optimizer="adam"),
     dict(objective="gan", generator_loss="saturating"),
