@@ -10,16 +10,30 @@
 
 - ``"gaussian1d"``: N(0, 1);
 - ``"bimodal1d"``: the mixture 0.5 N(-2, 0.5^2) + 0.5 N(2, 0.5^2).
+
+Images (the shapes chapter, after "Unsupervised Classification with Generative Models"):
+
+- ``shapes``: n RGB images (uint8, (n, size, size, 3)) of one centred square, circle or upright triangle
+  of colour (b, b + 0.1 s, b + 0.2 s) on white, plus Gaussian pixel noise;
+- ``ShapeClass``: one (shape, base colour b, offset sign s, noise) combination; ``SHAPES_TRAIN`` (2 classes)
+  and ``SHAPES_TEST`` (10 classes) are the class tables, ``shapes_dataset`` draws labelled images of a table;
+- ``to_tensor`` / ``to_images``: uint8 images <-> float tensors (N, 3, H, W) in [-1, 1], the form the conv
+  nets take.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from numbers import Real
+from typing import Callable, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
-__all__ = ["sample", "density", "modes", "parallel_lines", "NAMES", "Modes"]
+__all__ = ["sample", "density", "modes", "parallel_lines", "NAMES", "Modes",
+           "shapes", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
+           "to_tensor", "to_images"]
 
 
 @dataclass(frozen=True)
@@ -152,3 +166,230 @@ def parallel_lines(n: int, theta: float, *, seed: Optional[int] = None,
     g = generator if generator is not None else _generator(seed)
     z = torch.rand(n, 1, generator=g)
     return torch.cat([torch.full((n, 1), theta), z], dim=1)
+
+
+# ---- images: procedurally drawn shapes ----------------------------------------------------------------
+
+SHAPE_KINDS = ("square", "circle", "triangle")
+_EXTENT = 0.7  # the shape's bounding box, as a fraction of the image side
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, Real) and not isinstance(x, bool)
+
+
+def _check_shape_args(shape: str, base_color: float, offset_sign: int, noise: float) -> None:
+    if not isinstance(shape, str) or shape not in SHAPE_KINDS:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPE_KINDS)}")
+    if not _is_real(base_color) or not 0.0 <= float(base_color) <= 1.0:
+        raise ValueError(f"base_color must be a number in [0, 1], got {base_color!r}")
+    if not _is_real(offset_sign) or offset_sign not in (1, -1):
+        raise ValueError(f"offset_sign must be +1 or -1, got {offset_sign!r}")
+    if not _is_real(noise) or not math.isfinite(float(noise)) or float(noise) < 0.0:
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
+
+
+def _check_size(size: int) -> None:
+    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
+        raise ValueError(f"size must be an integer >= 8, got {size!r}")
+
+
+def _shape_mask(shape: str, size: int) -> np.ndarray:
+    """Boolean (size, size) mask: which pixel centres lie in the shape (exact integer arithmetic).
+
+    Pixel (i, j) (row, column) has its centre at (x, y) = (j + 0.5, i + 0.5); the image centre is
+    (size/2, size/2) and the half-extent h = 0.35 size. With u = 2x - size and v = 2y - size (twice the
+    offsets from the centre, integers) and everything multiplied by 20, the tests below are exact.
+    """
+    k = 2 * np.arange(size, dtype=np.int64) + 1 - size
+    v, u = k[:, None], k[None, :]               # v: rows (down), u: columns (right)
+    h20 = 7 * size                              # 20 h, h = 0.35 size
+    if shape == "square":                       # |dx| <= h and |dy| <= h
+        return (10 * np.abs(u) <= h20) & (10 * np.abs(v) <= h20)
+    if shape == "circle":                       # dx^2 + dy^2 <= h^2
+        return 100 * (u * u + v * v) <= 49 * size * size
+    # upright triangle: apex (0, -h), base from (-h, h) to (h, h): |dy| <= h and 2 |dx| <= dy + h
+    return (10 * np.abs(v) <= h20) & (20 * np.abs(u) <= 10 * v + h20)
+
+
+def shapes(n: int, shape: str, base_color: float, offset_sign: int, noise: float, *,
+           size: int = 64, seed: Optional[int] = None) -> np.ndarray:
+    """``n`` RGB images of one centred shape, a uint8 array of shape (n, size, size, 3).
+
+    - The shape (``"square"``, ``"circle"`` or ``"triangle"``) fills a centred bounding box of side
+      0.7 size: the square's side, the circle's diameter, the upright triangle's base and height
+      (apex at the top centre, base horizontal at the bottom of the box).
+    - A pixel belongs to the shape when its centre, (j + 0.5, i + 0.5) for row i and column j, lies in
+      the closed shape (boundary included). The rule is computed exactly, so the square and circle are
+      symmetric under both flips and transposition and the triangle under the left-right flip. Because
+      the triangle's apex is a point, its top row of pixels may be empty: it then spans one row fewer
+      than 0.7 size.
+    - Inside the shape the channels are (b, b + 0.1 s, b + 0.2 s) with b = ``base_color`` and
+      s = ``offset_sign``; the background is white (1).
+    - Gaussian noise of std ``noise`` (on the [0, 1] colour scale), independent per pixel and channel,
+      is added to the whole image, background included (as in the article); then the image is
+      clipped to [0, 1], multiplied by 255 and rounded. So with noise the background is no longer
+      exactly 255 (about half its values are clipped at 255), and noise-free images have exactly two
+      colours.
+
+    ``seed`` makes the draw reproducible (only the noise is random). All arguments are checked before
+    any work.
+    """
+    _check_n(n)
+    _check_shape_args(shape, base_color, offset_sign, noise)
+    _check_size(size)
+    g = _generator(seed)
+    b, s, sigma = float(base_color), int(offset_sign), float(noise)
+    colour = torch.tensor([b, b + 0.1 * s, b + 0.2 * s], dtype=torch.float32)
+    mask = torch.from_numpy(_shape_mask(shape, size))[:, :, None]
+    clean = torch.where(mask, colour, torch.ones(()))               # (size, size, 3)
+    if sigma > 0.0:
+        img = torch.randn(n, size, size, 3, generator=g).mul_(sigma).add_(clean)
+    else:
+        img = clean.expand(n, size, size, 3).clone()
+    img = img.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)
+    return img.numpy()
+
+
+@dataclass(frozen=True)
+class ShapeClass:
+    """One class of shape images: the ``shape``, the colour (``base_color``, ``offset_sign``) and ``noise``.
+
+    See ``shapes`` for the recipe; ``draw(n)`` makes n images of the class.
+    """
+
+    shape: str
+    base_color: float
+    offset_sign: int
+    noise: float
+
+    def __post_init__(self) -> None:
+        _check_shape_args(self.shape, self.base_color, self.offset_sign, self.noise)
+        object.__setattr__(self, "base_color", float(self.base_color))
+        object.__setattr__(self, "offset_sign", int(self.offset_sign))
+        object.__setattr__(self, "noise", float(self.noise))
+
+    @property
+    def name(self) -> str:
+        """E.g. ``"square (0.85, +1) σ=0.03"``: shape, (base colour, offset sign), noise std."""
+        return f"{self.shape} ({self.base_color:.2f}, {self.offset_sign:+d}) σ={self.noise:.2f}"
+
+    @property
+    def color(self) -> tuple[float, float, float]:
+        """The clean RGB colour inside the shape, on the [0, 1] scale."""
+        b, s = self.base_color, self.offset_sign
+        return (b, b + 0.1 * s, b + 0.2 * s)
+
+    def differs_from(self, other: "ShapeClass") -> tuple[str, ...]:
+        """The features (``"shape"``, ``"colour"``, ``"noise"``) in which this class differs from ``other``."""
+        diff = []
+        if self.shape != other.shape:
+            diff.append("shape")
+        if (self.base_color, self.offset_sign) != (other.base_color, other.offset_sign):
+            diff.append("colour")
+        if self.noise != other.noise:
+            diff.append("noise")
+        return tuple(diff)
+
+    def draw(self, n: int, *, size: int = 64, seed: Optional[int] = None) -> np.ndarray:
+        """``n`` images of this class, uint8 (n, size, size, 3); see ``shapes``."""
+        return shapes(n, self.shape, self.base_color, self.offset_sign, self.noise, size=size, seed=seed)
+
+
+# The class tables. Two colours A = (0.25, +1) -> (0.25, 0.35, 0.45), a slate blue, and
+# B = (0.60, -1) -> (0.60, 0.50, 0.40), a clay brown; flipping their signs gives A' = (0.25, -1) ->
+# (0.25, 0.15, 0.05), a dark brown, and B' = (0.60, +1) -> (0.60, 0.70, 0.80), a light blue. No channel
+# clips and none is near white. Noise: 0.03 (training level) and 0.10.
+_LOW, _HIGH = 0.03, 0.10
+SHAPES_TRAIN: tuple[ShapeClass, ...] = (
+    ShapeClass("square", 0.25, +1, _LOW),   # T0: square, colour A
+    ShapeClass("circle", 0.60, -1, _LOW),   # T1: circle, colour B
+)
+"""The training classes (300 images each in the book): a square of colour A and a circle of colour B,
+both at noise 0.03. They differ in shape and colour at once."""
+
+SHAPES_TEST: tuple[ShapeClass, ...] = (
+    SHAPES_TRAIN[0],                          # 0: T0 itself
+    SHAPES_TRAIN[1],                          # 1: T1 itself
+    ShapeClass("triangle", 0.25, +1, _LOW),   # 2: T0 with another shape
+    ShapeClass("triangle", 0.60, -1, _LOW),   # 3: T1 with another shape
+    ShapeClass("square", 0.25, -1, _LOW),     # 4: T0 with another colour (A')
+    ShapeClass("circle", 0.60, +1, _LOW),     # 5: T1 with another colour (B')
+    ShapeClass("square", 0.25, +1, _HIGH),    # 6: T0 with more noise
+    ShapeClass("circle", 0.60, -1, _HIGH),    # 7: T1 with more noise
+    ShapeClass("square", 0.60, -1, _LOW),     # 8: T0's shape, T1's colour
+    ShapeClass("circle", 0.25, +1, _LOW),     # 9: T1's shape, T0's colour
+)
+"""The test classes (40 images each in the book), designed so each new class differs from a training
+class in exactly one feature:
+
+- 0, 1: the training classes T0 (square, A) and T1 (circle, B) themselves;
+- 2, 3: shape only: triangles of colour A and B (vs T0 and T1);
+- 4, 5: colour only: T0 with colour A' = (0.25, -1) and T1 with B' = (0.60, +1), the training colours
+  with the offset sign flipped (same base, the channel gradient reversed);
+- 6, 7: noise only: T0 and T1 at noise 0.10 instead of 0.03;
+- 8, 9: recombinations: square of colour B and circle of colour A, each one feature from both
+  training classes (8 is T0 in colour, T1 in shape; 9 is T1 in colour, T0 in shape), so they show
+  whether the critic learned the shape-colour pairing or each feature alone.
+
+``ShapeClass.differs_from`` lists the differing features of any two classes."""
+
+
+def _class_seed(seed: int, cls: ShapeClass) -> int:
+    # a seed derived from the data set's seed and the class itself (not its position), so adding,
+    # removing or reordering classes leaves every other class's images unchanged
+    key = f"{seed}|{cls.shape}|{cls.base_color!r}|{cls.offset_sign}|{cls.noise!r}".encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "little") >> 1
+
+
+def shapes_dataset(classes: Sequence[ShapeClass], n_per_class: int, *, size: int = 64,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled images of several classes: (images uint8 (N, size, size, 3), labels int64 (N,)).
+
+    N = len(classes) * n_per_class; the images come class by class, in the order of ``classes``
+    (no shuffling), labelled with the class's index. Each class is drawn with its own seed derived
+    from ``seed`` and the class itself, so a class's images do not depend on the other classes. A class
+    appearing in two data sets drawn with the same ``seed`` gets the same images: draw a test set with
+    another seed than its training set.
+    """
+    if isinstance(classes, ShapeClass) or not isinstance(classes, Sequence) or len(classes) == 0:
+        raise ValueError(f"classes must be a non-empty sequence of ShapeClass, got {classes!r}")
+    for c in classes:
+        if not isinstance(c, ShapeClass):
+            raise ValueError(f"classes must contain only ShapeClass objects, got {c!r}")
+    if len(set(classes)) != len(classes):
+        dup = next(c for i, c in enumerate(classes) if c in classes[:i])
+        raise ValueError(f"class {dup.name!r} appears twice (it would get identical images)")
+    _check_n(n_per_class)
+    _check_size(size)
+    if seed is None:
+        raise ValueError("seed must be a non-negative integer, got None")
+    _generator(seed)  # validates
+    images = np.concatenate([c.draw(n_per_class, size=size, seed=_class_seed(seed, c)) for c in classes])
+    labels = np.repeat(np.arange(len(classes), dtype=np.int64), n_per_class)
+    return images, labels
+
+
+def to_tensor(images: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
+    """uint8 images (N, H, W, 3) -> float32 tensor (N, 3, H, W) in [-1, 1] (0 -> -1, 255 -> 1)."""
+    t = torch.as_tensor(images) if isinstance(images, (np.ndarray, torch.Tensor)) else None
+    if t is None or t.dtype != torch.uint8 or t.ndim != 4 or t.shape[-1] != 3:
+        desc = (f"{type(images).__name__} of dtype {t.dtype} and shape {tuple(t.shape)}" if t is not None
+                else repr(type(images)))
+        raise ValueError(f"to_tensor expects uint8 images of shape (N, H, W, 3), got {desc}")
+    return t.permute(0, 3, 1, 2).to(torch.float32).div(127.5).sub(1.0).contiguous()
+
+
+def to_images(tensor: torch.Tensor) -> np.ndarray:
+    """Float tensor (N, 3, H, W) in [-1, 1] -> uint8 images (N, H, W, 3); the inverse of ``to_tensor``.
+
+    Values outside [-1, 1] (e.g. a generator's output) are clamped first.
+    """
+    if (not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.ndim != 4
+            or tensor.shape[1] != 3):
+        desc = (f"tensor of dtype {tensor.dtype} and shape {tuple(tensor.shape)}"
+                if isinstance(tensor, torch.Tensor) else repr(type(tensor)))
+        raise ValueError(f"to_images expects a float tensor of shape (N, 3, H, W), got {desc}")
+    x = tensor.detach().to("cpu", torch.float32).clamp(-1.0, 1.0)
+    x = x.add(1.0).mul(127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().numpy()
