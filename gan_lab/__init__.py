@@ -1,14 +1,14 @@
 """gan_lab: the code behind the gan-lab book, from the GAN minimax game to Wasserstein GANs.
 
-Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy data sets), ``nets``
-(MLPs), ``losses`` (objectives, gradient penalty, clipping), ``train`` (one loop for every objective),
-``metrics`` (exact W1, mode coverage), ``lipschitz`` (what clipping and the penalty do to a critic), ``theory`` (closed forms), ``estimate`` (trained discriminators
+Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy data sets and procedurally
+drawn shapes), ``nets`` (MLPs), ``losses`` (objectives, gradient penalty, clipping), ``train`` (one loop for every objective),
+``metrics`` (exact W1, mode coverage, AUROC, rank correlation), ``quality`` (a shapes classifier, FID and KID), ``lipschitz`` (what clipping and the penalty do to a critic), ``theory`` (closed forms), ``estimate`` (trained discriminators
 and critics as estimators), ``transport`` (optimal transport plans), ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
-from . import data, estimate, exercises, lipschitz, losses, metrics, nets, plots, theory, transport
+from . import data, estimate, exercises, lipschitz, losses, metrics, nets, plots, quality, theory, transport
 
 __version__ = "0.1.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "train", "train_seeds", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz"]
+           "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality"]
