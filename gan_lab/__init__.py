@@ -2,13 +2,16 @@
 
 Modules, one concept each: ``settings`` (budget, device, seeds), ``data`` (toy data sets and procedurally
 drawn shapes), ``nets`` (MLPs), ``losses`` (objectives, gradient penalty, clipping), ``train`` (one loop for every objective),
-``metrics`` (exact W1, mode coverage, AUROC, rank correlation), ``quality`` (a shapes classifier, FID and KID), ``lipschitz`` (what clipping and the penalty do to a critic), ``theory`` (closed forms), ``estimate`` (trained discriminators
+``metrics`` (exact W1, mode coverage, AUROC, rank correlation), ``quality`` (a shapes classifier, FID and KID),
+``convnets`` (convolutional G and f), ``images`` (WGAN-GP on images), ``checkpoint`` (atomic save, safe load), ``lipschitz`` (what clipping and the penalty do to a critic), ``theory`` (closed forms), ``estimate`` (trained discriminators
 and critics as estimators), ``transport`` (optimal transport plans), ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
-from . import data, estimate, exercises, lipschitz, losses, metrics, nets, plots, quality, theory, transport
+from . import (checkpoint, convnets, data, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
+               quality, theory, transport)
 
 __version__ = "0.1.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "train", "train_seeds", "TrainConfig", "TrainResult",
-           "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality"]
+           "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality",
+           "convnets", "checkpoint", "images"]

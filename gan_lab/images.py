@@ -1,0 +1,414 @@
+"""WGAN-GP on images (Gulrajani et al., 2017, Algorithm 1), with checkpoints that resume exactly.
+
+    for step in 1..steps:                                          (generator iterations)
+        repeat n_critic times:
+            x = images[i_1..i_B], i ~ U{1..N};  z ~ N(0, I);  eps ~ U[0, 1]     (one CPU generator)
+            x_hat = eps * x + (1 - eps) * G(z)
+            loss_d = E[f(G(z))] - E[f(x)] + lambda * E[(||grad f(x_hat)||_2 - 1)^2]
+            Adam step on f
+        z ~ N(0, I);  loss_g = -E[f(G(z))];  Adam step on G
+        every checkpoint_every steps: save both nets, both optimizers, the generator's state, the history
+
+The paper's image settings are the defaults: lambda = 10, n_critic = 5, Adam(lr 1e-4, betas (0, 0.9)).
+
+Data. Batches are drawn with replacement from the in-memory image tensor by indices from the same
+explicit ``torch.Generator`` that draws z and eps, not by a ``DataLoader``. Image sets for this book
+(synthetic shapes, CIFAR-sized data) fit in memory, indexing a tensor costs microseconds next to a critic
+step, and the whole random state of a run is then one small tensor that the checkpoint saves, so a resumed
+run draws exactly the batches the uninterrupted run would have drawn. A ``DataLoader`` would add worker
+processes (Colab has 2 CPUs) and a shuffling iterator whose position cannot be checkpointed mid-epoch.
+
+Mixed precision (``amp``, CUDA only): the critic and generator passes run under ``torch.autocast`` in
+bfloat16 where the GPU supports it, else float16 with a ``GradScaler`` per player. The gradient penalty
+is computed outside autocast in float32: it differentiates f twice, and a half-precision input gradient
+would make ||grad f(x_hat)|| - 1 mostly rounding error. On the CPU every pass is float32, and the same seed
+gives bit-identical weights, with or without an interruption and ``resume=True``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Callable, Optional, Union
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from . import checkpoint as _checkpoint
+from . import convnets, losses, settings
+from .train import StopTraining, TrainingDiverged
+
+__all__ = ["ImageTrainConfig", "ImageTrainResult", "train_images", "to_uint8", "image_grid", "RESUMABLE_FIELDS"]
+
+# Fields that may differ between a checkpoint and the run that resumes it: they do not change the numbers.
+RESUMABLE_FIELDS = ("steps", "progress", "checkpoint_every")
+_HISTORY = ("step", "estimate", "penalty", "loss_d", "loss_g", "seconds")
+_TRAINER = "gan_lab.images.train_images"
+
+
+@dataclass(frozen=True)
+class ImageTrainConfig:
+    """Everything that defines an image run; checked on construction (``ValueError`` naming the bad value)."""
+
+    size: int = 32                      # images are 3 x size x size; 16, 32 or 64
+    width: int = 64                     # channels of the first critic / last generator block
+    kind: str = "dcgan"                 # "dcgan" or "resnet" (convnets)
+    critic_norm: str = "none"           # "none" or "layer" (never batch norm in the critic)
+    noise_dim: int = 128
+    steps: int = 1000                   # generator iterations
+    batch_size: int = 64
+    n_critic: int = 5                   # critic steps per generator step
+    penalty_weight: float = 10.0        # lambda
+    lr: float = 1e-4                    # Adam, both players
+    betas: tuple = (0.0, 0.9)
+    seed: int = 0
+    log_every: int = 100
+    snapshots: int = 64                 # G(z) of this many fixed z kept as uint8 every sample_every steps
+    sample_every: int = 1000
+    checkpoint_every: int = 1000        # with a checkpoint_path; 0: only at the end
+    amp: Union[bool, str] = "auto"      # mixed precision: "auto" = on CUDA only; True needs CUDA
+    progress: bool = True               # tqdm bar
+
+    def __post_init__(self) -> None:
+        self._check()
+        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
+
+    def _check(self) -> None:
+        def integer(name: str, minimum: int) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
+
+        for name in ("width", "noise_dim", "steps", "batch_size", "n_critic", "log_every", "sample_every"):
+            integer(name, 1)
+        for name in ("seed", "snapshots", "checkpoint_every"):
+            integer(name, 0)
+        if isinstance(self.size, bool) or self.size not in convnets.SIZES:
+            raise ValueError(f"size must be one of {convnets.SIZES}, got {self.size!r}")
+        if self.kind not in convnets.KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; use one of {convnets.KINDS}")
+        if self.critic_norm not in convnets.NORMS:
+            raise ValueError(f"unknown critic_norm {self.critic_norm!r}; use one of {convnets.NORMS}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) \
+                or self.lr <= 0:
+            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
+        w = self.penalty_weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
+            raise ValueError(f"penalty_weight must be a finite number >= 0, got {w!r}")
+        b = self.betas
+        if not (isinstance(b, (tuple, list)) and len(b) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
+        if self.amp not in (True, False, "auto") or isinstance(self.amp, (int, float)) and \
+                not isinstance(self.amp, bool):
+            raise ValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+        if not isinstance(self.progress, bool):
+            raise ValueError(f"progress must be True or False, got {self.progress!r}")
+
+
+@dataclass
+class ImageTrainResult:
+    """The trained ``generator`` and ``critic``, the ``config``, the ``history`` (lists, one entry per log:
+    step, estimate = E[f(x)] - E[f(G(z))], penalty, loss_d (without the penalty), loss_g, seconds of
+    training so far), ``samples``: (step, uint8 images (snapshots, 3, size, size)) of G at a fixed batch of z,
+    ``seconds`` (this call's wall time), ``start_step`` (the checkpoint's step when resumed, else 0) and
+    ``stopped`` (``on_log`` raised ``StopTraining``)."""
+
+    generator: nn.Module
+    critic: nn.Module
+    config: ImageTrainConfig
+    history: dict = field(default_factory=dict)
+    samples: list = field(default_factory=list)
+    seconds: float = 0.0
+    start_step: int = 0
+    stopped: bool = False
+
+    @torch.no_grad()
+    def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
+        """n images G(z) in [-1, 1], shape (n, 3, size, size), on the CPU (batch norm in eval mode)."""
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        device = next(self.generator.parameters()).device
+        z = torch.randn(n, self.config.noise_dim, generator=g).to(device)
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(z).float().cpu()
+        finally:
+            self.generator.train(was_training)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] to uint8 in {0, ..., 255}: round((x + 1) * 127.5), on the CPU."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+
+
+def image_grid(images: torch.Tensor, ncols: int = 8, pad: int = 1) -> torch.Tensor:
+    """(n, 3, h, w) images (uint8, or float in [-1, 1]) tiled into one (H, W, 3) uint8 array for imshow."""
+    if images.dim() != 4 or images.shape[1] != 3 or len(images) == 0:
+        raise ValueError(f"image_grid takes (n, 3, h, w) images with n > 0, got {tuple(images.shape)}")
+    if not isinstance(ncols, int) or ncols < 1 or not isinstance(pad, int) or pad < 0:
+        raise ValueError(f"ncols must be a positive and pad a non-negative integer, got {ncols!r}, {pad!r}")
+    x = images if images.dtype == torch.uint8 else to_uint8(images)
+    n, _, h, w = x.shape
+    ncols = min(ncols, n)
+    nrows = -(-n // ncols)
+    out = torch.full((3, nrows * (h + pad) + pad, ncols * (w + pad) + pad), 255, dtype=torch.uint8)
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        out[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = x[i].cpu()
+    return out.permute(1, 2, 0).contiguous()
+
+
+# ---- checks, done before any work ----------------------------------------------------------------------
+
+def _check_images(images: torch.Tensor, cfg: ImageTrainConfig) -> None:
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"images must be a tensor of shape (n, 3, {cfg.size}, {cfg.size}), "
+                         f"got {type(images).__name__}")
+    if not images.is_floating_point():
+        raise ValueError(f"images must be a float tensor in [-1, 1], got dtype {images.dtype} "
+                         "(convert uint8 images with gan_lab.data.to_tensor)")
+    if images.dim() != 4 or images.shape[0] == 0 or tuple(images.shape[1:]) != (3, cfg.size, cfg.size):
+        raise ValueError(f"images must have shape (n, 3, {cfg.size}, {cfg.size}) with n > 0 for size={cfg.size}, "
+                         f"got {tuple(images.shape)}")
+    if not torch.isfinite(images).all():
+        first = (~torch.isfinite(images)).nonzero()[0].tolist()
+        raise ValueError(f"images contain NaN or Inf (first at index {first})")
+    lo, hi = images.min().item(), images.max().item()
+    if lo < -1 or hi > 1:
+        raise ValueError(f"images must lie in [-1, 1] (gan_lab.data.to_tensor maps uint8 there), "
+                         f"got values in [{lo:.4g}, {hi:.4g}]")
+
+
+def _amp(cfg: ImageTrainConfig, dev: torch.device) -> Optional[torch.dtype]:
+    """The autocast dtype, or None for float32 everywhere."""
+    if cfg.amp is False or (cfg.amp == "auto" and dev.type != "cuda"):
+        return None
+    if dev.type != "cuda":
+        raise ValueError(f"amp=True needs a CUDA device, got device {str(dev)!r} (use amp='auto' or False)")
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _resume_state(path: str, cfg: ImageTrainConfig) -> dict:
+    """The checkpoint at ``path``, checked against ``cfg``: the same run, at a step <= cfg.steps."""
+    state = _checkpoint.load_checkpoint(path)
+    needed = ("trainer", "step", "config", "generator", "critic", "opt_g", "opt_d", "scalers", "rng", "history",
+              "samples", "seconds")
+    missing = [k for k in needed if k not in state]
+    if missing or state["trainer"] != _TRAINER:
+        raise _checkpoint.CheckpointError(f"{path!r} is a gan_lab checkpoint but not one of train_images "
+                                          f"(trainer {state.get('trainer')!r}, missing {missing})")
+    try:
+        saved = ImageTrainConfig(**state["config"])
+    except (TypeError, ValueError) as err:
+        raise _checkpoint.CheckpointError(f"{path!r} holds a configuration this gan_lab cannot read: {err}") from err
+    diffs = [f"{f.name}: checkpoint {getattr(saved, f.name)!r}, given {getattr(cfg, f.name)!r}"
+             for f in fields(ImageTrainConfig)
+             if f.name not in RESUMABLE_FIELDS and getattr(saved, f.name) != getattr(cfg, f.name)]
+    if diffs:
+        raise ValueError(f"cannot resume from {path!r}: it was written with a different configuration "
+                         f"({'; '.join(diffs)}); only {', '.join(RESUMABLE_FIELDS)} may change on resume")
+    if state["step"] > cfg.steps:
+        raise ValueError(f"cannot resume from {path!r}: it is at step {state['step']}, beyond steps={cfg.steps}")
+    return state
+
+
+def _adam(module: nn.Module, cfg: ImageTrainConfig) -> torch.optim.Optimizer:
+    try:  # the fused kernel does the whole Adam update in one pass over the parameters
+        return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas)
+
+
+def _scaler() -> "torch.amp.GradScaler":
+    if hasattr(torch.amp, "GradScaler"):
+        return torch.amp.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()  # torch < 2.3
+
+
+def _update(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+    """One optimiser step on ``loss`` (through the GradScaler for float16)."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+
+
+def _number(key: str, value):
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"on_log must return a dict of numbers or strings, got {key!r}: {value!r}") from None
+
+
+# ---- the loop -----------------------------------------------------------------------------------------
+
+def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None, *,
+                 checkpoint_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 resume: Union[bool, str] = False, device: Optional[Union[str, torch.device]] = None,
+                 on_log: Optional[Callable[[ImageTrainResult], Optional[dict]]] = None,
+                 **overrides) -> ImageTrainResult:
+    """Train a convolutional WGAN-GP on ``images``: a float tensor (n, 3, size, size) in [-1, 1].
+
+    ``config`` fields can be overridden by keyword, e.g. ``train_images(x, size=16, width=8, steps=50)``.
+    The networks are built after seeding with ``config.seed``; batches, z and eps come from one CPU
+    generator seeded with it, so on the CPU the same seed gives bit-identical weights.
+
+    With ``checkpoint_path``, the run is saved (atomically) every ``checkpoint_every`` steps and at the end.
+    ``resume=True`` continues from that file exactly where it stopped; its configuration must equal this one
+    except for ``RESUMABLE_FIELDS`` (a longer ``steps`` trains on). ``resume="auto"`` resumes if the file
+    exists and starts afresh otherwise (re-run the same cell after a disconnect).
+    A run also logs, samples and checkpoints at its own last step, so the history of a run resumed from the
+    end of a shorter one keeps that extra log.
+    ``on_log(result)`` is called at every log and may return a dict of extra numbers for the history, or
+    raise ``StopTraining`` to end the run (then checkpointed if a path was given).
+    Everything is checked before any work or any file is written (``ValueError``); a NaN/Inf loss at a log
+    raises ``TrainingDiverged`` carrying the partial result.
+    """
+    base = config if config is not None else ImageTrainConfig()
+    if not isinstance(base, ImageTrainConfig):
+        raise ValueError(f"config must be an ImageTrainConfig, got {type(base).__name__}")
+    known = {f.name for f in fields(ImageTrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+    cfg = replace(base, **overrides)
+    if on_log is not None and not callable(on_log):
+        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
+    _check_images(images, cfg)
+    dev = settings.resolve_device(device)
+    amp_dtype = _amp(cfg, dev)
+    if resume not in (False, True, "auto") or isinstance(resume, (int, float)) and not isinstance(resume, bool):
+        raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
+    state = None
+    if checkpoint_path is not None:
+        if not isinstance(checkpoint_path, (str, os.PathLike)):
+            raise ValueError(f"checkpoint_path must be a path, got {checkpoint_path!r}")
+        checkpoint_path = os.fspath(checkpoint_path)
+        directory = os.path.dirname(os.path.abspath(checkpoint_path))
+        if not os.path.isdir(directory):
+            raise ValueError(f"checkpoint_path {checkpoint_path!r}: directory {directory!r} does not exist")
+        if resume is True or (resume == "auto" and os.path.exists(checkpoint_path)):
+            state = _resume_state(checkpoint_path, cfg)
+    elif resume is True:
+        raise ValueError("resume=True needs a checkpoint_path")
+
+    # ---- build (the same order with or without a checkpoint, which then overwrites the state) ----------
+    settings.seed_everything(cfg.seed)
+    G = convnets.Generator(cfg.noise_dim, cfg.size, cfg.width, cfg.kind).to(dev)
+    D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm).to(dev)
+    opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
+    scaler_g, scaler_d = (_scaler(), _scaler()) if amp_dtype == torch.float16 else (None, None)
+    rng = torch.Generator().manual_seed(cfg.seed)
+    result = ImageTrainResult(G, D, cfg, {k: [] for k in _HISTORY})
+    start, seconds_before = 0, 0.0
+    if state is not None:
+        G.load_state_dict(state["generator"])
+        D.load_state_dict(state["critic"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        for scaler, saved in zip((scaler_g, scaler_d), state["scalers"]):
+            if scaler is not None and saved is not None:
+                scaler.load_state_dict(saved)
+        rng.set_state(state["rng"])
+        result.history = {k: list(v) for k, v in state["history"].items()}
+        result.samples = [(int(s), x) for s, x in state["samples"]]
+        start, seconds_before = int(state["step"]), float(state["seconds"])
+        result.start_step = start
+    data = images.detach().to(dev, torch.float32)
+    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 30_000))
+    z_fixed = z_fixed.to(dev)
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
+
+    def save(step: int, elapsed: float) -> None:
+        _checkpoint.save_checkpoint(checkpoint_path, {
+            "trainer": _TRAINER, "step": step, "config": asdict(cfg),
+            "generator": G.state_dict(), "critic": D.state_dict(),
+            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+            "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],
+            "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
+
+    N, B = len(data), cfg.batch_size
+    G.train()
+    D.train()
+    begin = time.perf_counter()
+    bar = tqdm(range(start + 1, cfg.steps + 1), initial=start, total=cfg.steps, disable=not cfg.progress,
+               desc=f"WGAN-GP {cfg.kind} {cfg.size}px", leave=False)
+    for step in bar:
+        # ---- critic: n_critic steps on E[f(G(z))] - E[f(x)] + lambda * penalty -------------------------
+        for _ in range(cfg.n_critic):
+            idx = torch.randint(N, (B,), generator=rng)
+            z = torch.randn(B, cfg.noise_dim, generator=rng)
+            eps = torch.rand(B, 1, 1, 1, generator=rng)
+            real = data[idx.to(dev)]
+            z, eps = z.to(dev, non_blocking=True), eps.to(dev, non_blocking=True)
+            with autocast():
+                with torch.no_grad():
+                    fake = G(z)
+                scores = D(torch.cat([real, fake.to(real.dtype)])).float()   # one pass over both halves
+            real_s, fake_s = scores[:B], scores[B:]
+            loss_d = losses.critic_loss(real_s, fake_s)
+            penalty = None
+            if cfg.penalty_weight > 0:    # float32, outside autocast
+                penalty = losses.gradient_penalty(D, real, fake.float(), eps=eps)
+                total_d = loss_d + cfg.penalty_weight * penalty
+            else:
+                total_d = loss_d
+            _update(total_d, opt_d, scaler_d)
+
+        # ---- generator: one step on -E[f(G(z))] against a frozen critic ------------------------------
+        z = torch.randn(B, cfg.noise_dim, generator=rng).to(dev, non_blocking=True)
+        D.requires_grad_(False)
+        with autocast():
+            gen_s = D(G(z)).float()
+        loss_g = losses.wasserstein_generator_loss(gen_s)
+        _update(loss_g, opt_g, scaler_g)
+        D.requires_grad_(True)
+
+        # ---- bookkeeping: samples, log, on_log, checkpoint -----------------------------------------------
+        last = step == cfg.steps
+        if cfg.snapshots and (step % cfg.sample_every == 0 or last):
+            G.eval()
+            with torch.no_grad(), autocast():
+                result.samples.append((step, to_uint8(G(z_fixed))))
+            G.train()
+        if step % cfg.log_every == 0 or last:
+            h = result.history
+            values = {"estimate": float(real_s.detach().mean() - fake_s.detach().mean()),
+                      "loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
+                      "penalty": float(penalty.detach()) if penalty is not None else float("nan")}
+            h["step"].append(step)
+            for key, value in values.items():
+                h[key].append(value)
+            h["seconds"].append(seconds_before + time.perf_counter() - begin)
+            bar.set_postfix(estimate=f"{values['estimate']:.3g}", refresh=False)
+            result.seconds = time.perf_counter() - begin
+            if not all(math.isfinite(values[k]) for k in ("estimate", "loss_d", "loss_g")):
+                raise TrainingDiverged(f"training diverged at generator step {step}: critic loss "
+                                       f"{values['loss_d']:.4g}, generator loss {values['loss_g']:.4g} "
+                                       "(lower lr, or check the data)", result)
+            if on_log is not None:
+                try:
+                    extra = on_log(result)
+                except StopTraining:
+                    extra, result.stopped = {}, True
+                for key, value in (extra or {}).items():
+                    h.setdefault(key, []).append(_number(key, value))
+        if checkpoint_path is not None and (last or result.stopped
+                                            or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
+            save(step, seconds_before + time.perf_counter() - begin)
+        if result.stopped:
+            break
+    bar.close()
+    result.seconds = time.perf_counter() - begin
+    return result

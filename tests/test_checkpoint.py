@@ -1,0 +1,172 @@
+"""gan_lab.checkpoint: round trip, atomic writes that survive a crash mid-write, clear errors on bad files."""
+import os
+
+import pytest
+import torch
+from torch import nn
+
+from gan_lab import checkpoint
+from gan_lab.checkpoint import FORMAT, VERSION, CheckpointError, load_checkpoint, save_checkpoint
+
+
+def a_state(value: float = 1.0) -> dict:
+    net = nn.Linear(3, 2)
+    with torch.no_grad():
+        net.weight.fill_(value)
+    opt = torch.optim.Adam(net.parameters(), betas=(0.0, 0.9))
+    net(torch.ones(4, 3)).sum().backward()
+    opt.step()
+    return {"step": 7, "net": net.state_dict(), "opt": opt.state_dict(),
+            "rng": torch.Generator().manual_seed(3).get_state(),
+            "history": {"loss": [0.5, float("nan"), -1.0], "step": [1, 2, 3]}, "name": "run", "none": None,
+            "pairs": [(1, torch.zeros(2, dtype=torch.uint8))], "config": {"betas": (0.0, 0.9), "amp": "auto"}}
+
+
+def assert_same(a, b):
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert isinstance(b, dict) and list(a) == list(b)
+        for k in a:
+            assert_same(a[k], b[k])
+    elif isinstance(a, (list, tuple)):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    elif isinstance(a, float) and a != a:
+        assert b != b
+    else:
+        assert a == b and type(a) is type(b)
+
+
+def test_round_trip_keeps_every_entry(tmp_path):
+    state = a_state()
+    path = tmp_path / "run.pt"
+    save_checkpoint(path, state)
+    loaded = load_checkpoint(path)
+    assert_same(state, loaded)
+    assert os.listdir(tmp_path) == ["run.pt"]
+
+
+def test_loaded_state_restores_an_optimizer_and_a_generator(tmp_path):
+    state = a_state()
+    save_checkpoint(str(tmp_path / "c.pt"), state)
+    loaded = load_checkpoint(str(tmp_path / "c.pt"))
+    g = torch.Generator()
+    g.set_state(loaded["rng"])
+    assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=torch.Generator().manual_seed(3)))
+    net = nn.Linear(3, 2)
+    net.load_state_dict(loaded["net"])
+    torch.optim.Adam(net.parameters()).load_state_dict(loaded["opt"])
+
+
+def test_file_is_tagged_with_the_format_marker(tmp_path):
+    save_checkpoint(tmp_path / "c.pt", {"x": 1})
+    raw = torch.load(tmp_path / "c.pt", weights_only=True)
+    assert raw == {"format": FORMAT, "version": VERSION, "state": {"x": 1}}
+
+
+def test_a_crash_mid_write_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    old = a_state(1.0)
+    save_checkpoint(path, old)
+    before = path.read_bytes()
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"PK\x03\x04 half a checkpoint")     # some bytes reach the disk, then the process dies
+        raise KeyboardInterrupt("killed mid-write")
+
+    monkeypatch.setattr(checkpoint.torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, a_state(2.0))
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["c.pt"]
+    assert_same(old, load_checkpoint(path))
+
+
+def test_a_failing_fsync_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"step": 1})
+
+    def failing_fsync(fd):
+        raise OSError("I/O error")
+
+    monkeypatch.setattr(checkpoint.os, "fsync", failing_fsync)
+    with pytest.raises(OSError, match="I/O error"):
+        save_checkpoint(path, {"step": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path) == {"step": 1}
+    assert os.listdir(tmp_path) == ["c.pt"]
+
+
+def test_a_stale_temp_file_from_a_killed_writer_is_replaced(tmp_path):
+    (tmp_path / ".c.pt.tmp").write_bytes(b"garbage left by a SIGKILL")
+    save_checkpoint(tmp_path / "c.pt", {"step": 3})
+    assert load_checkpoint(tmp_path / "c.pt") == {"step": 3}
+    assert os.listdir(tmp_path) == ["c.pt"]
+
+
+def test_truncated_file_gives_a_clear_error(tmp_path):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, a_state())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"c\.pt.*truncated"):
+        load_checkpoint(path)
+
+
+def test_empty_and_non_torch_files_give_a_clear_error(tmp_path):
+    for name, content in (("empty.pt", b""), ("notes.pt", b"just some text\n"), ("pickle.pt", b"\x80\x02K\x01.")):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(CheckpointError, match=name.replace(".", r"\.")):
+            load_checkpoint(tmp_path / name)
+
+
+@pytest.mark.parametrize("payload, match", [
+    ({"weight": torch.zeros(2)}, "not a gan_lab checkpoint.*None"),
+    (torch.zeros(3), "not a gan_lab checkpoint.*Tensor"),
+    ({"format": "other-tool", "state": {}}, "not a gan_lab checkpoint.*'other-tool'"),
+    ({"format": FORMAT, "version": VERSION + 1, "state": {}}, f"version {VERSION + 1}"),
+    ({"format": FORMAT, "version": VERSION, "state": [1, 2]}, "no state dict"),
+])
+def test_foreign_torch_files_give_a_clear_error(tmp_path, payload, match):
+    path = tmp_path / "foreign.pt"
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=match) as info:
+        load_checkpoint(path)
+    assert "foreign.pt" in str(info.value)
+
+
+class Custom:
+    pass
+
+
+def test_a_file_with_arbitrary_pickled_objects_is_refused(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"format": FORMAT, "version": VERSION, "state": {"x": Custom()}}, path)
+    with pytest.raises(CheckpointError, match=r"evil\.pt"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("state, match", [
+    ({"net": nn.Linear(2, 2)}, r"state\['net'\] is a Linear"),
+    ({"h": [1, {"x": object()}]}, r"state\['h'\]\[1\]\['x'\] is a object"),
+    ({(1, 2): 3}, "key"),
+    ([1, 2], "must be a dict"),
+])
+def test_unsafe_states_are_refused_before_anything_is_written(tmp_path, state, match):
+    with pytest.raises(CheckpointError, match=match):
+        save_checkpoint(tmp_path / "c.pt", state)
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_file_and_missing_directory(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        load_checkpoint(tmp_path / "nope.pt")
+    with pytest.raises(FileNotFoundError, match="no_dir"):
+        save_checkpoint(tmp_path / "no_dir" / "c.pt", {"x": 1})
+
+
+def test_checkpoint_error_is_a_value_error():
+    assert issubclass(CheckpointError, ValueError)

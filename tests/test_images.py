@@ -1,0 +1,310 @@
+"""gan_lab.images.train_images: checks before work, a WGAN-GP that trains, bit-identical seeds, and
+checkpoints that resume exactly, also after a SIGKILL."""
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import asdict, replace
+
+import pytest
+import torch
+
+from gan_lab import images as gi
+from gan_lab.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from gan_lab.images import ImageTrainConfig, image_grid, to_uint8, train_images
+from gan_lab.train import StopTraining, TrainingDiverged
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ImageTrainConfig(size=16, width=8, noise_dim=16, batch_size=8, n_critic=2, steps=4, log_every=2,
+                        snapshots=4, sample_every=2, checkpoint_every=2, progress=False)
+
+
+@pytest.fixture(scope="module")
+def pictures() -> torch.Tensor:
+    """32 synthetic 16 x 16 images in [-1, 1]: a bright square on a dark background, random place and colour."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((32, 3, 16, 16), -1.0)
+    for i in range(32):
+        r, c = torch.randint(0, 10, (2,), generator=g).tolist()
+        x[i, :, r:r + 6, c:c + 6] = torch.rand(3, 1, 1, generator=g) * 2 - 1
+    return x
+
+
+def assert_bit_identical(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    wa, wb = a.state_dict(), b.state_dict()
+    assert list(wa) == list(wb)
+    for name in wa:
+        assert torch.equal(wa[name], wb[name]), name
+
+
+def run(pictures, **kw):
+    return train_images(pictures, TINY, **{"device": "cpu", **kw})
+
+
+# ---- configuration -------------------------------------------------------------------------------------
+
+def test_defaults_are_the_papers_image_settings():
+    cfg = ImageTrainConfig()
+    assert (cfg.penalty_weight, cfg.n_critic, cfg.lr, cfg.betas) == (10.0, 5, 1e-4, (0.0, 0.9))
+    assert (cfg.size, cfg.kind, cfg.critic_norm, cfg.amp) == (32, "dcgan", "none", "auto")
+
+
+def test_betas_given_as_a_list_become_a_tuple():
+    assert ImageTrainConfig(betas=[0.5, 0.99]).betas == (0.5, 0.99)
+
+
+BAD = [
+    (dict(size=28), "size.*28"), (dict(width=0), "width.*0"), (dict(kind="vae"), "'vae'"),
+    (dict(critic_norm="batch"), "'batch'"), (dict(noise_dim=-2), "noise_dim.*-2"), (dict(steps=0), "steps.*0"),
+    (dict(steps=1.5), "steps.*1.5"), (dict(batch_size=True), "batch_size.*True"), (dict(n_critic=0), "n_critic.*0"),
+    (dict(penalty_weight=-1.0), "penalty_weight.*-1.0"), (dict(penalty_weight=float("nan")), "penalty_weight.*nan"),
+    (dict(lr=0.0), "lr.*0.0"), (dict(lr=float("inf")), "lr.*inf"), (dict(betas=(0.5, 1.0)), r"betas.*\(0.5, 1.0\)"),
+    (dict(betas=(0.5,)), "betas"), (dict(seed=-1), "seed.*-1"), (dict(log_every=0), "log_every.*0"),
+    (dict(snapshots=-1), "snapshots.*-1"), (dict(sample_every=0), "sample_every.*0"),
+    (dict(checkpoint_every=-5), "checkpoint_every.*-5"), (dict(amp="yes"), "amp.*'yes'"), (dict(amp=1), "amp.*1"),
+    (dict(progress="no"), "progress.*'no'"),
+]
+
+
+@pytest.mark.parametrize("bad, match", BAD)
+def test_bad_config_fields_raise_naming_the_value(bad, match):
+    with pytest.raises(ValueError, match=match):
+        ImageTrainConfig(**bad)
+
+
+def test_unknown_override_and_bad_arguments_raise(pictures, tmp_path):
+    with pytest.raises(ValueError, match="unknown training option.*'stepz'"):
+        run(pictures, stepz=3)
+    with pytest.raises(ValueError, match="on_log"):
+        run(pictures, on_log=3)
+    with pytest.raises(ValueError, match="resume.*'maybe'"):
+        run(pictures, checkpoint_path=tmp_path / "c.pt", resume="maybe")
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint_path"):
+        run(pictures, resume=True)
+    with pytest.raises(ValueError, match="missing_dir"):
+        run(pictures, checkpoint_path=tmp_path / "missing_dir" / "c.pt")
+    with pytest.raises(ValueError, match="amp=True needs a CUDA device"):
+        run(pictures, amp=True)
+    with pytest.raises(ValueError, match="device"):
+        run(pictures, device="not-a-device")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda x: (x * 127.5 + 127.5).to(torch.uint8), "float.*uint8.*to_tensor"),
+    (lambda x: x[:, :1], r"\(n, 3, 16, 16\).*\(32, 1, 16, 16\)"),
+    (lambda x: torch.nn.functional.interpolate(x, size=32), r"size=16.*\(32, 3, 32, 32\)"),
+    (lambda x: x[:0], r"n > 0"),
+    (lambda x: x * 2, r"\[-1, 1\].*got values in \[-2, "),
+    (lambda x: (x + 1) * 127.5, r"\[-1, 1\].*got values in \[0, "),
+    (lambda x: x.clone().index_put_((torch.tensor([3]),), torch.tensor(float("nan"))), "NaN.*index \\[3"),
+    (lambda x: x.numpy(), "tensor.*ndarray"),
+])
+def test_bad_images_raise_before_any_work_or_file(pictures, tmp_path, monkeypatch, make, match):
+    monkeypatch.setattr(gi.convnets, "Generator", lambda *a, **k: pytest.fail("built a network"))
+    with pytest.raises(ValueError, match=match):
+        run(make(pictures), checkpoint_path=tmp_path / "c.pt")
+    assert os.listdir(tmp_path) == []
+
+
+# ---- training ------------------------------------------------------------------------------------------
+
+def test_training_logs_finite_numbers_and_uint8_samples(pictures):
+    result = run(pictures)
+    assert result.history["step"] == [2, 4]
+    for key in ("estimate", "penalty", "loss_d", "loss_g", "seconds"):
+        assert len(result.history[key]) == 2 and all(math.isfinite(v) for v in result.history[key]), key
+    assert all(v >= 0 for v in result.history["penalty"])
+    assert result.history["seconds"][0] < result.history["seconds"][1]
+    assert [s for s, _ in result.samples] == [2, 4]
+    assert all(x.dtype == torch.uint8 and x.shape == (4, 3, 16, 16) for _, x in result.samples)
+    assert result.start_step == 0 and not result.stopped and result.seconds > 0
+    x = result.sample(5, seed=0)
+    assert x.shape == (5, 3, 16, 16) and x.min() >= -1 and x.max() <= 1
+    assert torch.equal(x, result.sample(5, seed=0)) and result.generator.training
+
+
+def test_training_changes_every_weight_of_both_nets(pictures):
+    from gan_lab import convnets, settings
+    settings.seed_everything(TINY.seed)
+    G0 = convnets.Generator(TINY.noise_dim, TINY.size, TINY.width, TINY.kind)
+    D0 = convnets.Critic(TINY.size, TINY.width, TINY.kind)
+    result = run(pictures, steps=2)
+    for initial, trained in ((G0, result.generator), (D0, result.critic)):
+        for (name, p0), p in zip(initial.named_parameters(), trained.parameters()):
+            if trained is result.critic and name == "head.bias":
+                # f's constant cancels in E[f(x)] - E[f(G(z))] and is not in grad f: its gradient is 0
+                assert torch.equal(p0, p)
+            else:
+                assert not torch.equal(p0, p), name
+
+
+def test_same_seed_gives_bit_identical_weights_and_history(pictures):
+    a, b = run(pictures, seed=3), run(pictures, seed=3)
+    assert_bit_identical(a.generator, b.generator)
+    assert_bit_identical(a.critic, b.critic)
+    assert {k: v for k, v in a.history.items() if k != "seconds"} == \
+        {k: v for k, v in b.history.items() if k != "seconds"}
+    assert all(torch.equal(x, y) for (_, x), (_, y) in zip(a.samples, b.samples))
+    c = run(pictures, seed=4)
+    assert not torch.equal(a.critic.head.weight, c.critic.head.weight)
+
+
+def test_resnet_kind_and_layer_norm_train(pictures):
+    result = run(pictures, kind="resnet", critic_norm="layer", steps=2, snapshots=0)
+    assert result.history["step"] == [2] and result.samples == []
+    assert all(math.isfinite(result.history[k][0]) for k in ("estimate", "penalty", "loss_d", "loss_g"))
+
+
+def test_zero_penalty_weight_logs_nan_penalty(pictures):
+    result = run(pictures, penalty_weight=0.0, steps=2)
+    assert math.isnan(result.history["penalty"][0]) and math.isfinite(result.history["loss_d"][0])
+
+
+def test_on_log_extras_and_stop_training_checkpoint_where_they_stop(pictures, tmp_path):
+    path = tmp_path / "c.pt"
+    calls = []
+
+    def on_log(result):
+        calls.append(result.history["step"][-1])
+        if len(calls) == 2:
+            raise StopTraining
+        return {"calls": len(calls), "np": torch.tensor(0.5).numpy()}
+
+    result = run(pictures, steps=10, log_every=1, checkpoint_every=0, checkpoint_path=path, on_log=on_log)
+    assert calls == [1, 2] and result.stopped and result.history["step"] == [1, 2]
+    assert result.history["calls"] == [1] and result.history["np"] == [0.5]
+    assert load_checkpoint(path)["step"] == 2
+
+
+def test_a_nan_loss_raises_training_diverged_and_keeps_the_last_good_checkpoint(pictures, tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    run(pictures, steps=2, checkpoint_path=path)
+    good = path.read_bytes()
+    monkeypatch.setattr(gi.losses, "wasserstein_generator_loss", lambda s: s.mean() * float("nan"))
+    with pytest.raises(TrainingDiverged, match="step 4.*generator loss nan") as info:
+        run(pictures, steps=4, checkpoint_path=path, resume=True)
+    assert info.value.result.history["step"] == [2, 4]
+    assert path.read_bytes() == good          # the step-4 checkpoint (NaN weights) was not written
+
+
+def test_image_helpers():
+    x = torch.tensor([-1.0, 0.0, 1.0, 2.0]).view(1, 1, 1, 4).expand(2, 3, 1, 4)
+    assert to_uint8(x)[0, 0, 0].tolist() == [0, 128, 255, 255]
+    grid = image_grid(torch.zeros(5, 3, 4, 4, dtype=torch.uint8), ncols=3, pad=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1, 3) and grid.dtype == torch.uint8
+    with pytest.raises(ValueError, match=r"\(n, 3, h, w\)"):
+        image_grid(torch.zeros(5, 4, 4))
+
+
+# ---- checkpoints and resume ----------------------------------------------------------------------------
+
+def test_checkpoint_holds_the_whole_run(pictures, tmp_path):
+    path = tmp_path / "c.pt"
+    result = run(pictures, checkpoint_path=path)
+    state = load_checkpoint(path)
+    assert state["step"] == 4 and state["config"] == asdict(TINY)
+    assert state["rng"].dtype == torch.uint8
+    assert state["history"]["step"] == [2, 4] and [s for s, _ in state["samples"]] == [2, 4]
+    for name, tensor in result.generator.state_dict().items():
+        assert torch.equal(state["generator"][name], tensor), name
+    assert os.listdir(tmp_path) == ["c.pt"]
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(pictures, tmp_path):
+    path = tmp_path / "c.pt"
+    whole = run(pictures, steps=6, log_every=1)
+    run(pictures, steps=3, log_every=1, checkpoint_path=path)
+    resumed = run(pictures, steps=6, log_every=1, checkpoint_path=path, resume=True)
+    assert resumed.start_step == 3
+    assert_bit_identical(whole.generator, resumed.generator)
+    assert_bit_identical(whole.critic, resumed.critic)
+    for key in ("step", "estimate", "penalty", "loss_d", "loss_g"):
+        assert whole.history[key] == resumed.history[key], key
+    assert load_checkpoint(path)["step"] == 6
+
+
+def test_resume_at_the_last_step_does_no_work(pictures, tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    done = run(pictures, checkpoint_path=path)
+    monkeypatch.setattr(gi.losses, "gradient_penalty", lambda *a, **k: pytest.fail("trained"))
+    again = run(pictures, checkpoint_path=path, resume=True)
+    assert again.start_step == 4 and again.history == done.history
+    assert_bit_identical(done.generator, again.generator)
+
+
+def test_resume_auto_starts_afresh_without_a_file_and_resumes_with_one(pictures, tmp_path):
+    path = tmp_path / "c.pt"
+    first = run(pictures, steps=2, checkpoint_path=path, resume="auto")
+    assert first.start_step == 0 and path.exists()
+    second = run(pictures, steps=4, checkpoint_path=path, resume="auto")
+    assert second.start_step == 2
+
+
+def test_resume_with_a_mismatched_config_errors_before_any_work(pictures, tmp_path, monkeypatch):
+    path = tmp_path / "c.pt"
+    run(pictures, steps=2, checkpoint_path=path)
+    before = path.read_bytes()
+    monkeypatch.setattr(gi.convnets, "Generator", lambda *a, **k: pytest.fail("built a network"))
+    with pytest.raises(ValueError, match=r"different configuration \(width: checkpoint 8, given 16; lr: .*\)"):
+        run(pictures, steps=4, checkpoint_path=path, resume=True, width=16, lr=2e-4)
+    with pytest.raises(ValueError, match="step 2, beyond steps=1"):
+        run(pictures, steps=1, checkpoint_path=path, resume=True)
+    assert path.read_bytes() == before
+
+
+def test_resume_refuses_missing_and_foreign_checkpoints(pictures, tmp_path):
+    with pytest.raises(FileNotFoundError, match="none.pt"):
+        run(pictures, checkpoint_path=tmp_path / "none.pt", resume=True)
+    save_checkpoint(tmp_path / "other.pt", {"step": 3})
+    with pytest.raises(CheckpointError, match="not one of train_images"):
+        run(pictures, checkpoint_path=tmp_path / "other.pt", resume=True)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="junk.pt"):
+        run(pictures, checkpoint_path=tmp_path / "junk.pt", resume=True)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, time
+    import torch
+    torch.set_num_threads(1)
+    from gan_lab.images import ImageTrainConfig, train_images
+    images_path, checkpoint_path, config = sys.argv[1], sys.argv[2], eval(sys.argv[3])
+    # a short pause at every log keeps the run going long after its first checkpoint; no effect on the numbers
+    train_images(torch.load(images_path), ImageTrainConfig(**config), checkpoint_path=checkpoint_path,
+                 device="cpu", on_log=lambda result: time.sleep(0.02))
+""")
+
+
+def test_a_run_killed_after_a_checkpoint_resumes_to_bit_identical_weights(pictures, tmp_path):
+    images_path, path = tmp_path / "images.pt", tmp_path / "c.pt"
+    torch.save(pictures, images_path)
+    config = replace(TINY, steps=100_000, log_every=1, checkpoint_every=2)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(images_path), str(path), repr(asdict(config))],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not path.exists():
+            if proc.poll() is not None:
+                pytest.fail(f"the training subprocess ended early:\n{proc.stdout.read().decode()}")
+            if time.monotonic() > deadline:
+                pytest.fail("no checkpoint within 120 s")
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)      # wherever it is: mid-step, or mid-write of the next checkpoint
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    saved = load_checkpoint(path)["step"]     # the last complete checkpoint
+    assert saved >= 2 and saved % 2 == 0
+    total = saved + 3
+    resumed = train_images(pictures, replace(config, steps=total), checkpoint_path=path, resume=True, device="cpu")
+    whole = train_images(pictures, replace(config, steps=total), device="cpu")
+    assert resumed.start_step == saved
+    assert_bit_identical(whole.generator, resumed.generator)
+    assert_bit_identical(whole.critic, resumed.critic)
+    assert whole.history["loss_d"] == resumed.history["loss_d"] and resumed.history["step"] == list(range(1, total + 1))
