@@ -17,8 +17,10 @@ from . import ch02
 from . import ch03
 from . import ch04
 from . import ch05
+from . import ch06
+from . import ch07
 
-__all__ = ["ch01", "ch02", "ch03", "ch04", "ch05", "run_check"]
+__all__ = ["ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "run_check"]
 
 
 def run_check(title: str, attempt: Callable[[], None]) -> bool:
