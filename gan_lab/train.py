@@ -53,7 +53,8 @@ class TrainConfig:
     steps: int = 1000                      # generator iterations
     batch_size: int = 256
     n_critic: Optional[int] = None         # critic steps per generator step
-    optimizer: Optional[str] = None        # "adam" or "rmsprop"
+    optimizer: Optional[str] = None        # "adam" or "rmsprop" (the critic's, and the generator's unless ...)
+    generator_optimizer: Optional[str] = None  # ... this says otherwise (e.g. Adam on the critic only)
     lr_g: Optional[float] = None
     lr_d: Optional[float] = None
     betas: Optional[tuple] = None          # Adam's (beta1, beta2)
@@ -77,6 +78,8 @@ class TrainConfig:
             raise ValueError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")
         filled = {k: v for k, v in _DEFAULTS[self.objective].items() if getattr(self, k) is None}
         cfg = replace(self, **filled)
+        if cfg.generator_optimizer is None:
+            cfg = replace(cfg, generator_optimizer=cfg.optimizer)
         cfg._check()
         return cfg
 
@@ -101,8 +104,9 @@ class TrainConfig:
         if not isinstance(self.penalty_weight, (int, float)) or not math.isfinite(self.penalty_weight) \
                 or self.penalty_weight < 0:
             raise ValueError(f"penalty_weight must be a finite number >= 0, got {self.penalty_weight!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of {OPTIMIZERS}")
+        for name in ("optimizer", "generator_optimizer"):
+            if getattr(self, name) not in OPTIMIZERS:
+                raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {OPTIMIZERS}")
         if self.generator_loss not in losses.GENERATOR_LOSSES:
             raise ValueError(f"unknown generator_loss {self.generator_loss!r}; use one of {losses.GENERATOR_LOSSES}")
         b = self.betas
@@ -172,8 +176,8 @@ def _real_sampler(data: Data) -> tuple[Callable[[int, torch.Generator], torch.Te
     raise ValueError(f"data must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
 
 
-def _optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
-    if cfg.optimizer == "rmsprop":
+def _optimizer(cfg: TrainConfig, params, lr: float, kind: str) -> torch.optim.Optimizer:
+    if kind == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
     try:  # the fused kernel does the whole Adam update in one pass over the parameters
         return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas), fused=True)
@@ -257,8 +261,8 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
     stacked = isinstance(G, nets.StackedMLP)
     g_fn = G if stacked else (lambda x: G(x[0]).unsqueeze(0))   # (K, n, .) -> (K, n, .)
     d_fn = D if stacked else (lambda x: D(x[0]).unsqueeze(0))
-    opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g)
-    opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d)
+    opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.generator_optimizer)
+    opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.optimizer)
     rngs = [torch.Generator().manual_seed(c.seed) for c in cfgs]
 
     def noise(n: int, offset: int) -> torch.Tensor:

@@ -39,6 +39,29 @@ def test_explicit_fields_win_over_the_objectives_defaults():
     assert (cfg.n_critic, cfg.lr_d, cfg.lr_g, cfg.optimizer) == (2, 1e-3, 5e-5, "rmsprop")
 
 
+def test_the_generator_takes_the_critics_optimizer_unless_told_otherwise():
+    assert TrainConfig(objective="wgan-clip").resolved().generator_optimizer == "rmsprop"
+    assert TrainConfig(objective="wgan-clip", optimizer="adam").resolved().generator_optimizer == "adam"
+    cfg = TrainConfig(objective="wgan-clip", optimizer="adam", generator_optimizer="rmsprop").resolved()
+    assert (cfg.optimizer, cfg.generator_optimizer) == ("adam", "rmsprop")
+
+
+def test_adam_on_the_critic_only_leaves_the_generator_on_rmsprop():
+    # one generator step: the critic steps come first, so the critic matches an all-Adam run exactly;
+    # the generator's first step is lr * g / sqrt(v) with v = (1 - alpha) g^2: RMSProp moves each weight
+    # by about 10 lr (alpha = 0.99), Adam by about lr (its bias-corrected first step is lr * sign(g))
+    opts = tiny(objective="wgan-clip", steps=1, eval_samples=0, lr_g=1e-3, lr_d=1e-3, optimizer="adam")
+    critic_only = train("8gaussians", **opts, generator_optimizer="rmsprop")
+    both = train("8gaussians", **opts)
+    for p, q in zip(critic_only.critic.parameters(), both.critic.parameters()):
+        assert torch.equal(p, q)
+    gan_lab.seed_everything(0)
+    g0 = nets.generator(2, 2, width=32, depth=2)
+    moved = lambda r: max((p - q).abs().max().item() for p, q in zip(r.generator.parameters(), g0.parameters()))  # noqa: E731
+    assert 5e-3 < moved(critic_only) < 2e-2
+    assert 5e-4 < moved(both) < 2e-3
+
+
 def test_keyword_overrides_apply_on_top_of_a_config():
     result = train("8gaussians", TrainConfig(objective="gan", steps=2), **tiny(steps=3, eval_samples=0))
     assert result.config.objective == "gan" and result.config.steps == 3 and result.config.n_critic == 1
@@ -56,6 +79,7 @@ BAD = [
     (dict(lr_d=float("nan")), "lr_d.*got nan"),
     (dict(lr_g=float("inf")), "lr_g.*got inf"),
     (dict(optimizer="sgd"), "'sgd'"),
+    (dict(generator_optimizer="sgd"), "generator_optimizer 'sgd'"),
     (dict(generator_loss="x"), "'x'"),
     (dict(penalty_weight=-1.0), "penalty_weight.*got -1.0"),
     (dict(clip=0.0), "clip.*got 0.0"),
