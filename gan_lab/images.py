@@ -113,6 +113,7 @@ class ImageTrainResult:
     """The trained ``generator`` and ``critic``, the ``config``, the ``history`` (lists, one entry per log:
     step, estimate = E[f(x)] - E[f(G(z))], penalty, loss_d (without the penalty), loss_g, seconds of
     training so far), ``samples``: (step, uint8 images (snapshots, 3, size, size)) of G at a fixed batch of z,
+    from step 0 (the untrained generator) on,
     ``seconds`` (this call's wall time), ``start_step`` (the checkpoint's step when resumed, else 0) and
     ``stopped`` (``on_log`` raised ``StopTraining``)."""
 
@@ -339,6 +340,10 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
             "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
 
     N, B = len(data), cfg.batch_size
+    if cfg.snapshots and start == 0:   # the untrained generator, on the same z as every later snapshot
+        G.eval()
+        with torch.no_grad(), autocast():
+            result.samples.append((0, to_uint8(G(z_fixed))))
     G.train()
     D.train()
     begin = time.perf_counter()

@@ -119,7 +119,7 @@ def test_training_logs_finite_numbers_and_uint8_samples(pictures):
         assert len(result.history[key]) == 2 and all(math.isfinite(v) for v in result.history[key]), key
     assert all(v >= 0 for v in result.history["penalty"])
     assert result.history["seconds"][0] < result.history["seconds"][1]
-    assert [s for s, _ in result.samples] == [2, 4]
+    assert [s for s, _ in result.samples] == [0, 2, 4]
     assert all(x.dtype == torch.uint8 and x.shape == (4, 3, 16, 16) for _, x in result.samples)
     assert result.start_step == 0 and not result.stopped and result.seconds > 0
     x = result.sample(5, seed=0)
@@ -140,6 +140,19 @@ def test_training_changes_every_weight_of_both_nets(pictures):
                 assert torch.equal(p0, p)
             else:
                 assert not torch.equal(p0, p), name
+
+
+def test_the_first_snapshot_is_the_untrained_generator_on_the_fixed_z(pictures):
+    from gan_lab import convnets, settings
+    settings.seed_everything(TINY.seed)
+    G0 = convnets.Generator(TINY.noise_dim, TINY.size, TINY.width, TINY.kind).eval()
+    result = run(pictures)
+    step, first = result.samples[0]
+    # the last snapshot is G(z_fixed) too: the first must differ from it and equal G0 on those z
+    z = torch.randn(TINY.snapshots, TINY.noise_dim, generator=torch.Generator().manual_seed(TINY.seed + 30_000))
+    with torch.no_grad():
+        assert step == 0 and torch.equal(first, to_uint8(G0(z)))
+    assert not torch.equal(first, result.samples[-1][1])
 
 
 def test_same_seed_gives_bit_identical_weights_and_history(pictures):
@@ -208,7 +221,7 @@ def test_checkpoint_holds_the_whole_run(pictures, tmp_path):
     state = load_checkpoint(path)
     assert state["step"] == 4 and state["config"] == asdict(TINY)
     assert state["rng"].dtype == torch.uint8
-    assert state["history"]["step"] == [2, 4] and [s for s, _ in state["samples"]] == [2, 4]
+    assert state["history"]["step"] == [2, 4] and [s for s, _ in state["samples"]] == [0, 2, 4]
     for name, tensor in result.generator.state_dict().items():
         assert torch.equal(state["generator"][name], tensor), name
     assert os.listdir(tmp_path) == ["c.pt"]
