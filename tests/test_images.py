@@ -321,3 +321,33 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_bit_identical_weights(pictur
     assert_bit_identical(whole.generator, resumed.generator)
     assert_bit_identical(whole.critic, resumed.critic)
     assert whole.history["loss_d"] == resumed.history["loss_d"] and resumed.history["step"] == list(range(1, total + 1))
+
+
+# ---- mixed precision, run on the CPU's autocast (the CUDA path is the same code with another device) -----
+
+def test_mixed_precision_runs_the_nets_in_bfloat16_and_the_penalty_in_float32(pictures, monkeypatch):
+    from gan_lab import convnets
+    penalty_calls, critic_outputs = [], []
+    real_penalty, real_forward = gi.losses.gradient_penalty, convnets.Critic.forward
+
+    def recording_penalty(critic, real, fake, **kw):
+        penalty_calls.append((real.dtype, fake.dtype, torch.is_autocast_enabled("cpu")))
+        return real_penalty(critic, real, fake, **kw)
+
+    def recording_forward(self, x):
+        out = real_forward(self, x)
+        critic_outputs.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(gi, "_amp", lambda cfg, dev: torch.bfloat16)   # what a bf16-capable GPU gets
+    monkeypatch.setattr(gi.losses, "gradient_penalty", recording_penalty)
+    monkeypatch.setattr(convnets.Critic, "forward", recording_forward)
+    mixed = run(pictures)
+    assert all(math.isfinite(v) for k in ("estimate", "penalty", "loss_d", "loss_g") for v in mixed.history[k])
+    assert penalty_calls and all(call == (torch.float32, torch.float32, False) for call in penalty_calls)
+    assert torch.bfloat16 in critic_outputs and torch.float32 in critic_outputs  # scores bf16, penalty pass fp32
+    assert all(p.dtype == torch.float32 for p in mixed.critic.parameters())    # master weights stay fp32
+    monkeypatch.undo()
+    full = run(pictures)
+    gap = max((p - q).abs().max().item() for p, q in zip(mixed.critic.parameters(), full.critic.parameters()))
+    assert 0 < gap < 1e-2   # autocast really changed the arithmetic, and only by rounding
