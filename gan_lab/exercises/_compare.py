@@ -11,7 +11,7 @@ from typing import Callable, TypeVar
 import torch
 from torch import nn
 
-from .. import nets
+from .. import losses, nets
 
 T = TypeVar("T")
 
@@ -92,3 +92,32 @@ def seeded_generator(seed: int) -> nets.MLP:
     """A small float64 generator R^2 -> R^2 drawn from ``seed`` (its output is a fake batch with the graph
     attached)."""
     return seeded(seed, lambda: nets.generator(2, 2, width=8, depth=1).double())
+
+
+def parameter_grads(value: torch.Tensor, critic: nn.Module) -> list[torch.Tensor]:
+    params = list(critic.parameters())
+    grads = torch.autograd.grad(value, params, allow_unused=True)
+    # gan_lab's ReLU leaves hidden biases out of grad_x f, so a penalty alone gives them no gradient
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+
+def check_penalty(name: str, fn: Callable, critic: nn.Module, real, fake, eps, one_sided: bool,
+                  hint: str) -> None:
+    """Check a reader's gradient penalty ``fn(critic, real, fake, eps)`` against ``losses.gradient_penalty``:
+    the value, inputs left unmodified, and its gradient with respect to every critic parameter (chapters 5-6)."""
+    args = [t.clone() for t in (real, fake, eps)]
+    got = fn(critic, *args)
+    if any(not torch.equal(a, b) for a, b in zip(args, (real, fake, eps))):
+        raise AssertionError(f"{name}: real, fake or eps was modified; leave them as they are")
+    expected = losses.gradient_penalty(critic, real, fake, eps=eps, one_sided=one_sided)
+    close(name, got, expected.item(), rtol=1e-7, hint=hint)
+    if not (isinstance(got, torch.Tensor) and got.requires_grad):
+        raise AssertionError(f"{name}: the value is right, but it is not connected to the critic's parameters, "
+                             "so training against it would do nothing: return a tensor, and take the input "
+                             "gradient with torch.autograd.grad(..., create_graph=True)")
+    for (label, _), g, ref in zip(critic.named_parameters(), parameter_grads(got.reshape(()), critic),
+                                  parameter_grads(expected, critic)):
+        err = (g - ref).abs().max().item()
+        if not err <= 1e-7 * max(1.0, ref.abs().max().item()):
+            raise AssertionError(f"{name}: the value is right, but its gradient with respect to the critic's "
+                                 f"{label} is off by up to {err:.3g}")

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from .. import estimate, losses, nets
-from ._compare import close, same_parameters, seeded_critic, seeded_generator
+from ._compare import check_penalty, close, same_parameters, seeded_critic, seeded_generator
 
 __all__ = ["check_gradient_penalty", "check_one_sided_penalty", "check_gp_critic_step"]
 
@@ -34,33 +34,6 @@ def _straddling_critic(seed: int, real, fake, eps) -> nets.MLP:
     return critic
 
 
-def _parameter_grads(value: torch.Tensor, critic: nn.Module) -> list[torch.Tensor]:
-    params = list(critic.parameters())
-    grads = torch.autograd.grad(value, params, allow_unused=True)
-    # gan_lab's ReLU leaves hidden biases out of grad_x f, so a penalty alone gives them no gradient
-    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-
-
-def _check_penalty(name: str, fn: Penalty, critic: nn.Module, real, fake, eps, one_sided: bool,
-                   hint: str) -> None:
-    args = [t.clone() for t in (real, fake, eps)]
-    got = fn(critic, *args)
-    if any(not torch.equal(a, b) for a, b in zip(args, (real, fake, eps))):
-        raise AssertionError(f"{name}: real, fake or eps was modified; leave them as they are")
-    expected = losses.gradient_penalty(critic, real, fake, eps=eps, one_sided=one_sided)
-    close(name, got, expected.item(), rtol=1e-7, hint=hint)
-    if not (isinstance(got, torch.Tensor) and got.requires_grad):
-        raise AssertionError(f"{name}: the value is right, but it is not connected to the critic's parameters, "
-                             "so training against it would do nothing: return a tensor, and take the input "
-                             "gradient with torch.autograd.grad(..., create_graph=True)")
-    for (label, _), g, ref in zip(critic.named_parameters(), _parameter_grads(got.reshape(()), critic),
-                                  _parameter_grads(expected, critic)):
-        err = (g - ref).abs().max().item()
-        if not err <= 1e-7 * max(1.0, ref.abs().max().item()):
-            raise AssertionError(f"{name}: the value is right, but its gradient with respect to the critic's "
-                                 f"{label} is off by up to {err:.3g}")
-
-
 def _check_no_gradient_to_generator(name: str, fn: Penalty, critic: nn.Module, real, eps) -> None:
     maker = seeded_generator(58)
     z = torch.randn(len(real), 2, generator=torch.Generator().manual_seed(59), dtype=torch.float64)
@@ -83,12 +56,12 @@ def check_gradient_penalty(fn: Penalty) -> bool:
 
     def attempt() -> None:
         real, fake, eps = _points(50, 128)
-        _check_penalty("the penalty of a random critic on 128 interpolates", fn,
+        check_penalty("the penalty of a random critic on 128 interpolates", fn,
                        seeded_critic(51, data_dim=2, width=16, depth=2), real, fake, eps, False,
                        " (x_hat uses the given eps, between real and fake; the norm is the Euclidean norm of "
                        "each point's gradient, not squared; square (norm - 1) point by point, then average)")
         real, fake, eps = _points(52, 40)
-        _check_penalty("the penalty of a critic whose gradient norms straddle 1", fn,
+        check_penalty("the penalty of a critic whose gradient norms straddle 1", fn,
                        _straddling_critic(53, real, fake, eps), real, fake, eps, False, "")
         real, _, eps = _points(54, 32)
         # a smooth critic: with ReLU the input gradient is piecewise constant in x_hat, so nothing would
@@ -106,14 +79,14 @@ def check_one_sided_penalty(fn: Penalty) -> bool:
 
     def attempt() -> None:
         real, fake, eps = _points(60, 128)
-        _check_penalty("the one-sided penalty of a critic whose gradient norms straddle 1", fn,
+        check_penalty("the one-sided penalty of a critic whose gradient norms straddle 1", fn,
                        _straddling_critic(61, real, fake, eps), real, fake, eps, True,
                        " (only norms above 1 are penalised: max(0, norm - 1), squared, averaged over all "
                        "points)")
         steep = _straddling_critic(62, real, fake, eps)
         with torch.no_grad():
             steep.net[-1].weight.mul_(3.0)
-        _check_penalty("the one-sided penalty of a steep critic", fn, steep, real, fake, eps, True, "")
+        check_penalty("the one-sided penalty of a steep critic", fn, steep, real, fake, eps, True, "")
         flat = _straddling_critic(63, real, fake, eps)
         with torch.no_grad():
             flat.net[-1].weight.mul_(0.2)

@@ -10,8 +10,7 @@ import torch
 from torch import nn
 
 from .. import data
-from ._compare import close, close_tensors, seeded
-from .ch05 import _check_penalty
+from ._compare import check_penalty, close, close_tensors, seeded
 
 __all__ = ["check_diamond_mask", "check_shape_colour", "check_to_tensor", "check_image_gradient_penalty",
            "check_frechet_distance"]
@@ -215,7 +214,7 @@ def check_image_gradient_penalty(fn: Callable[[nn.Module, torch.Tensor, torch.Te
     def attempt() -> None:
         for seed, (n, h, w) in ((80, (8, 8, 8)), (82, (5, 12, 6))):
             real, fake, eps = _image_batch(seed, n, h, w)
-            _check_penalty(f"the penalty of a small conv critic on {n} images of {h}x{w}", fn,
+            check_penalty(f"the penalty of a small conv critic on {n} images of {h}x{w}", fn,
                            _conv_critic(seed + 1, real, fake, eps), real, fake, eps, False, hint)
     return run_check("gradient penalty on images", attempt)
 
