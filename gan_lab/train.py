@@ -71,6 +71,7 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     n_critic_early: int = 0                # if > 0: critic steps at generator steps 1..25 and every 500th
+    log_start: bool = False                # also log at step 0, the untrained generator (losses NaN there)
 
     def resolved(self) -> "TrainConfig":
         """This config with the objective's defaults filled in and every field checked."""
@@ -109,6 +110,9 @@ class TrainConfig:
                 raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {OPTIMIZERS}")
         if self.generator_loss not in losses.GENERATOR_LOSSES:
             raise ValueError(f"unknown generator_loss {self.generator_loss!r}; use one of {losses.GENERATOR_LOSSES}")
+        for name in ("log_start", "one_sided", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         b = self.betas
         if not (isinstance(b, (tuple, list)) and len(b) == 2 and all(0 <= float(x) < 1 for x in b)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
@@ -305,8 +309,58 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
     B, wgan = cfg.batch_size, cfg.objective != "gan"
     use_penalty = cfg.objective == "wgan-gp" and cfg.penalty_weight > 0
     start = time.perf_counter()
+
+    def log(step: int, loss_d, loss_g, estimate, penalty) -> None:
+        """Record step ``step`` for every live seed: losses (None before training), W1, modes, snapshots, on_log."""
+        gen = None
+        if evaluate_w1 or track_modes:
+            with torch.no_grad():
+                gen = g_fn(torch.stack([torch.randn(cfg.eval_samples, c.noise_dim,
+                                                    generator=torch.Generator().manual_seed(c.seed + 20_000 + step))
+                                        for c in cfgs]).to(dev)).cpu()
+        snaps = None
+        if cfg.snapshots:
+            with torch.no_grad():
+                snaps = g_fn(z_fixed).cpu()
+        if on_log is not None:
+            unstack()
+        for k, r in enumerate(results):
+            if not alive[k]:
+                continue
+            h = r.history
+            if gen is not None and not torch.isfinite(gen[k]).all():
+                alive[k] = False
+                r.diverged = (f"training diverged at generator step {step}: the generator's "
+                              "samples contain NaN or Inf (lower the learning rates)")
+                continue
+            h["step"].append(step)
+            nan = float("nan")   # step 0 (log_start) has no losses yet
+            h["loss_d"].append(float(loss_d[k].detach()) if loss_d is not None else nan)
+            h["loss_g"].append(float(loss_g[k].detach()) if loss_g is not None else nan)
+            h["estimate"].append(float(estimate[k]) if wgan and estimate is not None else nan)
+            h["penalty"].append(float(penalty[k].detach()) if penalty is not None else nan)
+            if evaluate_w1:
+                h["w1"].append(metrics.wasserstein1(gen[k], eval_real[k]))
+            if track_modes:
+                cov = metrics.mode_coverage(gen[k], name)
+                h["modes"].append(cov.modes_covered)
+                h["hq_fraction"].append(cov.high_quality_fraction)
+            if snaps is not None:
+                r.snapshots.append((step, snaps[k]))
+            if on_log is not None:
+                try:
+                    extra = on_log(r)
+                except StopTraining:
+                    extra, alive[k], r.stopped = {}, False, True
+                for key, value in (extra or {}).items():
+                    h.setdefault(key, []).append(value)
+            h["seconds"].append(time.perf_counter() - start)
+
+    if cfg.log_start:
+        log(0, None, None, None, None)
     desc = cfg.objective if K == 1 else f"{cfg.objective} x{K} seeds"
-    bar = tqdm(range(1, cfg.steps + 1), disable=not cfg.progress, desc=desc, leave=False)
+    bar = tqdm(range(1, cfg.steps + 1) if any(alive) else range(0), disable=not cfg.progress, desc=desc,
+               leave=False)
     for step in bar:
         # ---- critic / discriminator: n_critic steps -------------------------------------------------
         early = cfg.n_critic_early > 0 and (step <= 25 or step % 500 == 0)
@@ -355,48 +409,7 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
                     f"generator loss {float(loss_g[k].detach()):.4g} (lower the learning rates, or check the data)")
 
         if (step % cfg.log_every == 0 or step == cfg.steps) and any(alive):
-            gen = None
-            if evaluate_w1 or track_modes:
-                with torch.no_grad():
-                    gen = g_fn(torch.stack([torch.randn(cfg.eval_samples, c.noise_dim,
-                                                        generator=torch.Generator().manual_seed(c.seed + 20_000 + step))
-                                            for c in cfgs]).to(dev)).cpu()
-            snaps = None
-            if cfg.snapshots:
-                with torch.no_grad():
-                    snaps = g_fn(z_fixed).cpu()
-            if on_log is not None:
-                unstack()
-            for k, r in enumerate(results):
-                if not alive[k]:
-                    continue
-                h = r.history
-                if gen is not None and not torch.isfinite(gen[k]).all():
-                    alive[k] = False
-                    r.diverged = (f"training diverged at generator step {step}: the generator's "
-                                  "samples contain NaN or Inf (lower the learning rates)")
-                    continue
-                h["step"].append(step)
-                h["loss_d"].append(float(loss_d[k].detach()))
-                h["loss_g"].append(float(loss_g[k].detach()))
-                h["estimate"].append(float(estimate[k]) if wgan else float("nan"))
-                h["penalty"].append(float(penalty[k].detach()) if penalty is not None else float("nan"))
-                if evaluate_w1:
-                    h["w1"].append(metrics.wasserstein1(gen[k], eval_real[k]))
-                if track_modes:
-                    cov = metrics.mode_coverage(gen[k], name)
-                    h["modes"].append(cov.modes_covered)
-                    h["hq_fraction"].append(cov.high_quality_fraction)
-                if snaps is not None:
-                    r.snapshots.append((step, snaps[k]))
-                if on_log is not None:
-                    try:
-                        extra = on_log(r)
-                    except StopTraining:
-                        extra, alive[k], r.stopped = {}, False, True
-                    for key, value in (extra or {}).items():
-                        h.setdefault(key, []).append(value)
-                h["seconds"].append(time.perf_counter() - start)
+            log(step, loss_d, loss_g, estimate, penalty)
         if not any(alive):
             break
     seconds = time.perf_counter() - start

@@ -381,3 +381,39 @@ def test_n_critic_early_takes_many_critic_steps_in_the_first_25_generator_steps(
 
     train(sampler, **tiny(batch_size=16, n_critic=2, n_critic_early=7, steps=30, eval_samples=0))
     assert calls.count(16) == 25 * 7 + 5 * 2
+
+
+# ---- log_start: a log at step 0, before any training ---------------------------------------------------
+
+def test_log_start_records_the_untrained_generator_and_leaves_the_run_unchanged():
+    plain = train("8gaussians", **tiny(objective="wgan-gp"))
+    started = train("8gaussians", **tiny(objective="wgan-gp", log_start=True))
+    h = started.history
+    assert h["step"] == [0] + plain.history["step"]
+    assert all(math.isnan(h[key][0]) for key in ("loss_d", "loss_g", "estimate", "penalty"))
+    for key in ("loss_d", "loss_g", "estimate", "penalty", "w1", "modes"):
+        assert h[key][1:] == plain.history[key], key
+    for p, q in zip(started.generator.parameters(), plain.generator.parameters()):
+        assert torch.equal(p, q)
+    # the step-0 W1 is that of the untrained generator (built right after seeding) on the run's evaluation set
+    gan_lab.seed_everything(0)
+    g0 = nets.generator(2, 2, width=32, depth=2)
+    z = torch.randn(64, 2, generator=torch.Generator().manual_seed(20_000))
+    real = gan_lab.data.sample("8gaussians", 64, generator=torch.Generator().manual_seed(10_000))
+    with torch.no_grad():
+        assert h["w1"][0] == pytest.approx(gan_lab.metrics.wasserstein1(g0(z), real), rel=1e-6)
+    assert h["w1"][0] != h["w1"][1]
+
+
+def test_log_start_works_for_batched_seeds_and_can_stop_at_step_0():
+    results = gan_lab.train_seeds("8gaussians", seeds=[0, 1], **tiny(objective="gan", log_start=True))
+    assert all(r.history["step"][0] == 0 for r in results)
+    assert results[0].history["w1"][0] != results[1].history["w1"][0]
+
+    def stop_at_once(result):
+        raise gan_lab.StopTraining
+
+    r = train("8gaussians", **tiny(log_start=True), on_log=stop_at_once)
+    assert r.stopped and r.history["step"] == [0]
+    with pytest.raises(ValueError, match="log_start must be True or False"):
+        train("8gaussians", **tiny(log_start=1))
