@@ -153,14 +153,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--amp", default="auto", choices=["auto", "off"], help="gan_lab's mixed precision (CUDA only)")
+    ap.add_argument("--amp", default="auto", choices=["auto", "off", "bfloat16", "float16"],
+                    help="gan_lab's mixed precision: auto = on CUDA only; a dtype = that autocast on any device")
     args = ap.parse_args()
     for name in ("steps", "warmup", "rounds", "width", "batch", "threads"):
         if getattr(args, name) < 1:
             ap.error(f"--{name} must be >= 1, got {getattr(args, name)}")
     if any(s not in gl.convnets.SIZES for s in args.sizes):
         ap.error(f"--sizes must be among {gl.convnets.SIZES}, got {args.sizes}")
-    args.amp = "auto" if args.amp == "auto" else False
+    args.amp = False if args.amp == "off" else args.amp
     device = gl.settings.resolve_device(args.device)
     torch.set_num_threads(args.threads)
 

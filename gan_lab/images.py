@@ -18,11 +18,13 @@ step, and the whole random state of a run is then one small tensor that the chec
 run draws exactly the batches the uninterrupted run would have drawn. A ``DataLoader`` would add worker
 processes (Colab has 2 CPUs) and a shuffling iterator whose position cannot be checkpointed mid-epoch.
 
-Mixed precision (``amp``, CUDA only): the critic and generator passes run under ``torch.autocast`` in
-bfloat16 where the GPU supports it, else float16 with a ``GradScaler`` per player. The gradient penalty
+Mixed precision (``amp``): by default ("auto") only on CUDA, where the critic and generator passes run
+under ``torch.autocast`` in bfloat16 if the GPU supports it, else in float16 with a ``GradScaler`` per
+player. ``amp="bfloat16"`` or ``"float16"`` asks for that dtype on any device whose autocast has it, the
+CPU included: that is how the tests run both branches of the GPU path without a GPU. The gradient penalty
 is computed outside autocast in float32: it differentiates f twice, and a half-precision input gradient
-would make ||grad f(x_hat)|| - 1 mostly rounding error. On the CPU every pass is float32, and the same seed
-gives bit-identical weights, with or without an interruption and ``resume=True``.
+would make ||grad f(x_hat)|| - 1 mostly rounding error. Without amp every pass is float32, and on the CPU
+the same seed gives bit-identical weights, with or without an interruption and ``resume=True``.
 """
 from __future__ import annotations
 
@@ -46,6 +48,7 @@ __all__ = ["ImageTrainConfig", "ImageTrainResult", "train_images", "to_uint8", "
 RESUMABLE_FIELDS = ("steps", "progress", "checkpoint_every")
 _HISTORY = ("step", "estimate", "penalty", "loss_d", "loss_g", "seconds")
 _TRAINER = "gan_lab.images.train_images"
+_AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class ImageTrainConfig:
     snapshots: int = 64                 # G(z) of this many fixed z kept as uint8 every sample_every steps
     sample_every: int = 1000
     checkpoint_every: int = 1000        # with a checkpoint_path; 0: only at the end
-    amp: Union[bool, str] = "auto"      # mixed precision: "auto" = on CUDA only; True needs CUDA
+    amp: Union[bool, str] = "auto"      # mixed precision: "auto" = on CUDA only; True needs CUDA;
+                                        # "bfloat16" / "float16": that autocast dtype on any device
     progress: bool = True               # tqdm bar
 
     def __post_init__(self) -> None:
@@ -101,9 +105,9 @@ class ImageTrainConfig:
         if not (isinstance(b, (tuple, list)) and len(b) == 2
                 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
-        if self.amp not in (True, False, "auto") or isinstance(self.amp, (int, float)) and \
+        if self.amp not in (True, False, "auto", *_AMP_DTYPES) or isinstance(self.amp, (int, float)) and \
                 not isinstance(self.amp, bool):
-            raise ValueError(f"amp must be True, False or 'auto', got {self.amp!r}")
+            raise ValueError(f"amp must be True, False, 'auto', 'bfloat16' or 'float16', got {self.amp!r}")
         if not isinstance(self.progress, bool):
             raise ValueError(f"progress must be True or False, got {self.progress!r}")
 
@@ -187,6 +191,13 @@ def _amp(cfg: ImageTrainConfig, dev: torch.device) -> Optional[torch.dtype]:
     """The autocast dtype, or None for float32 everywhere."""
     if cfg.amp is False or (cfg.amp == "auto" and dev.type != "cuda"):
         return None
+    if cfg.amp in _AMP_DTYPES:
+        available = getattr(torch.amp, "is_autocast_available", None)   # torch >= 2.4
+        if available is not None and not available(dev.type):
+            raise ValueError(f"amp={cfg.amp!r}: torch has no autocast for device {str(dev)!r}")
+        if cfg.amp == "float16" and dev.type != "cuda" and not hasattr(torch.amp, "GradScaler"):
+            raise ValueError(f"amp='float16' on {str(dev)!r} needs torch >= 2.3 (its GradScaler is CUDA-only)")
+        return _AMP_DTYPES[cfg.amp]
     if dev.type != "cuda":
         raise ValueError(f"amp=True needs a CUDA device, got device {str(dev)!r} (use amp='auto' or False)")
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -223,10 +234,10 @@ def _adam(module: nn.Module, cfg: ImageTrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas)
 
 
-def _scaler() -> "torch.amp.GradScaler":
+def _scaler(dev: torch.device) -> "torch.amp.GradScaler":
     if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda")
-    return torch.cuda.amp.GradScaler()  # torch < 2.3
+        return torch.amp.GradScaler(dev.type)
+    return torch.cuda.amp.GradScaler()  # torch < 2.3, where only CUDA has one
 
 
 def _update(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
@@ -307,7 +318,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     G = convnets.Generator(cfg.noise_dim, cfg.size, cfg.width, cfg.kind).to(dev)
     D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm).to(dev)
     opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
-    scaler_g, scaler_d = (_scaler(), _scaler()) if amp_dtype == torch.float16 else (None, None)
+    scaler_g, scaler_d = (_scaler(dev), _scaler(dev)) if amp_dtype == torch.float16 else (None, None)
     rng = torch.Generator().manual_seed(cfg.seed)
     result = ImageTrainResult(G, D, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0

@@ -65,6 +65,7 @@ BAD = [
     (dict(betas=(0.5,)), "betas"), (dict(seed=-1), "seed.*-1"), (dict(log_every=0), "log_every.*0"),
     (dict(snapshots=-1), "snapshots.*-1"), (dict(sample_every=0), "sample_every.*0"),
     (dict(checkpoint_every=-5), "checkpoint_every.*-5"), (dict(amp="yes"), "amp.*'yes'"), (dict(amp=1), "amp.*1"),
+    (dict(amp="float32"), "amp.*'float32'"),
     (dict(progress="no"), "progress.*'no'"),
 ]
 
@@ -325,7 +326,19 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_bit_identical_weights(pictur
 
 # ---- mixed precision, run on the CPU's autocast (the CUDA path is the same code with another device) -----
 
-def test_mixed_precision_runs_the_nets_in_bfloat16_and_the_penalty_in_float32(pictures, monkeypatch):
+def test_amp_auto_is_float32_off_cuda_and_the_gpus_half_type_on_cuda(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert gi._amp(ImageTrainConfig(), cpu) is None and gi._amp(ImageTrainConfig(amp=False), cuda) is None
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert gi._amp(ImageTrainConfig(), cuda) is torch.bfloat16 and gi._amp(ImageTrainConfig(amp=True), cuda) is torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)   # e.g. Colab's T4
+    assert gi._amp(ImageTrainConfig(), cuda) is torch.float16
+    assert gi._amp(ImageTrainConfig(amp="float16"), cpu) is torch.float16
+    assert gi._amp(ImageTrainConfig(amp="bfloat16"), cpu) is torch.bfloat16
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_mixed_precision_runs_the_nets_in_half_and_the_penalty_in_float32(pictures, monkeypatch, dtype):
     from gan_lab import convnets
     penalty_calls, critic_outputs = [], []
     real_penalty, real_forward = gi.losses.gradient_penalty, convnets.Critic.forward
@@ -339,15 +352,51 @@ def test_mixed_precision_runs_the_nets_in_bfloat16_and_the_penalty_in_float32(pi
         critic_outputs.append(out.dtype)
         return out
 
-    monkeypatch.setattr(gi, "_amp", lambda cfg, dev: torch.bfloat16)   # what a bf16-capable GPU gets
     monkeypatch.setattr(gi.losses, "gradient_penalty", recording_penalty)
     monkeypatch.setattr(convnets.Critic, "forward", recording_forward)
-    mixed = run(pictures)
+    mixed = run(pictures, amp=dtype)
     assert all(math.isfinite(v) for k in ("estimate", "penalty", "loss_d", "loss_g") for v in mixed.history[k])
     assert penalty_calls and all(call == (torch.float32, torch.float32, False) for call in penalty_calls)
-    assert torch.bfloat16 in critic_outputs and torch.float32 in critic_outputs  # scores bf16, penalty pass fp32
+    assert getattr(torch, dtype) in critic_outputs and torch.float32 in critic_outputs  # scores half, penalty fp32
     assert all(p.dtype == torch.float32 for p in mixed.critic.parameters())    # master weights stay fp32
     monkeypatch.undo()
     full = run(pictures)
     gap = max((p - q).abs().max().item() for p, q in zip(mixed.critic.parameters(), full.critic.parameters()))
     assert 0 < gap < 1e-2   # autocast really changed the arithmetic, and only by rounding
+
+
+def test_float16_keeps_a_grad_scaler_per_player_and_resumes_exactly(pictures, tmp_path):
+    half = dict(amp="float16", steps=6, log_every=1)
+    whole = run(pictures, **half, checkpoint_path=tmp_path / "whole.pt")
+    run(pictures, **{**half, "steps": 3}, checkpoint_path=tmp_path / "c.pt")
+    resumed = run(pictures, **half, checkpoint_path=tmp_path / "c.pt", resume=True)
+    assert resumed.start_step == 3
+    assert_bit_identical(whole.generator, resumed.generator)
+    assert_bit_identical(whole.critic, resumed.critic)
+    assert whole.history["loss_d"] == resumed.history["loss_d"]
+    scalers = load_checkpoint(tmp_path / "c.pt")["scalers"]
+    assert scalers == load_checkpoint(tmp_path / "whole.pt")["scalers"]    # the scalers' state resumed too
+    g, d = scalers
+    # the growth trackers count the updates since the last overflow: 1 per step for G, n_critic for f
+    assert 0 < g["_growth_tracker"] <= 6 and 0 < d["_growth_tracker"] <= 6 * TINY.n_critic
+    assert g["_growth_tracker"] != d["_growth_tracker"]
+    bf16 = run(pictures, amp="bfloat16", checkpoint_path=tmp_path / "b.pt")
+    assert load_checkpoint(tmp_path / "b.pt")["scalers"] == [None, None]   # bfloat16 needs no scaling
+
+
+def test_float16_skips_an_overflowing_update_instead_of_writing_inf_into_the_weights(pictures, monkeypatch,
+                                                                                       tmp_path):
+    from gan_lab import convnets, settings
+    generator_loss = gi.losses.wasserstein_generator_loss
+    # a loss that is finite in float32 but whose scaled gradient overflows
+    monkeypatch.setattr(gi.losses, "wasserstein_generator_loss", lambda s: generator_loss(s) * 1e36)
+    result = run(pictures, amp="float16", steps=2, snapshots=0, checkpoint_path=tmp_path / "c.pt")
+    settings.seed_everything(TINY.seed)   # the networks exactly as train_images builds them, untrained
+    untrained = convnets.Generator(TINY.noise_dim, TINY.size, TINY.width, TINY.kind)
+    # every generator update was skipped (the batch-norm running statistics still move with each forward pass)
+    assert all(torch.equal(p, q) for p, q in zip(untrained.parameters(), result.generator.parameters()))
+    assert all(torch.isfinite(p).all() for p in result.critic.parameters())
+    g, d = load_checkpoint(tmp_path / "c.pt")["scalers"]
+    fresh = torch.amp.GradScaler("cpu")
+    assert g["scale"] == fresh.get_scale() * fresh.get_backoff_factor() ** 2   # backed off at both steps
+    assert d["scale"] == fresh.get_scale()                                      # the critic's steps went through
