@@ -400,3 +400,20 @@ def test_float16_skips_an_overflowing_update_instead_of_writing_inf_into_the_wei
     fresh = torch.amp.GradScaler("cpu")
     assert g["scale"] == fresh.get_scale() * fresh.get_backoff_factor() ** 2   # backed off at both steps
     assert d["scale"] == fresh.get_scale()                                      # the critic's steps went through
+
+
+# ---- the full budget's networks (chapters 6 and 7: 64 px, width 64), run for a few steps on the CPU --------
+
+def test_the_full_budget_networks_train_and_resume_exactly_at_64_px(tmp_path):
+    from gan_lab import data
+    shapes = data.to_tensor(data.shapes_dataset(data.SHAPES_TRAIN, 4, size=64, seed=0)[0])
+    full = dict(size=64, width=64, batch_size=4, n_critic=2, steps=3, log_every=1, snapshots=2,
+                sample_every=1, progress=False, device="cpu")
+    whole = train_images(shapes, **full)
+    train_images(shapes, **{**full, "steps": 1}, checkpoint_path=tmp_path / "c.pt")
+    resumed = train_images(shapes, **full, checkpoint_path=tmp_path / "c.pt", resume=True)
+    assert resumed.start_step == 1 and resumed.history["step"] == [1, 2, 3]
+    assert_bit_identical(whole.generator, resumed.generator)
+    assert_bit_identical(whole.critic, resumed.critic)
+    assert all(math.isfinite(v) for v in whole.history["penalty"])
+    assert [x.shape for _, x in whole.samples] == [(2, 3, 64, 64)] * 4
