@@ -138,6 +138,31 @@ def test_config_forces_execution():
     assert mode == "force", f"_config.yml execute.execute_notebooks is {mode!r}, expected 'force'"
 
 
+def test_full_budget_build_lifts_the_cell_time_limit_and_changes_nothing_else(tmp_path):
+    """`make book GAN_LAB_BUDGET=full` builds with a copy of _config.yml whose per-cell timeout is off."""
+    for name in ("Makefile", "_config.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    made = subprocess.run(["make", "-s", "_build/_config.full.yml"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    base = yaml.safe_load((ROOT / "_config.yml").read_text())
+    full = yaml.safe_load((tmp_path / "_build" / "_config.full.yml").read_text())
+    assert base["execute"]["timeout"] > 0 and full["execute"].pop("timeout") == -1
+    base["execute"].pop("timeout")
+    assert full == base
+    dry = subprocess.run(["make", "-n", "book", "GAN_LAB_BUDGET=full"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60)
+    assert "--config _build/_config.full.yml" in dry.stdout, dry.stdout
+
+
+def test_no_notebook_sets_its_own_execution_timeout():
+    """A notebook's own mystnb timeout would override the full-budget build's lifted limit."""
+    import json
+    own = [p.name for p in sorted((ROOT / "book").glob("*.ipynb"))
+           if "execution_timeout" in json.loads(p.read_text()).get("metadata", {}).get("mystnb", {})]
+    assert not own, f"notebooks with their own execution_timeout: {own}"
+
+
 # --------------------------------------------------------------------- static HTML
 
 
