@@ -19,12 +19,13 @@ run draws exactly the batches the uninterrupted run would have drawn. A ``DataLo
 processes (Colab has 2 CPUs) and a shuffling iterator whose position cannot be checkpointed mid-epoch.
 
 Mixed precision (``amp``): by default ("auto") only on CUDA, where the critic and generator passes run
-under ``torch.autocast`` in bfloat16 if the GPU supports it, else in float16 with a ``GradScaler`` per
-player. ``amp="bfloat16"`` or ``"float16"`` asks for that dtype on any device whose autocast has it, the
-CPU included: that is how the tests run both branches of the GPU path without a GPU. The gradient penalty
-is computed outside autocast in float32: it differentiates f twice, and a half-precision input gradient
-would make ||grad f(x_hat)|| - 1 mostly rounding error. Without amp every pass is float32, and on the CPU
-the same seed gives bit-identical weights, with or without an interruption and ``resume=True``.
+under ``torch.autocast`` in bfloat16 if the GPU computes in it natively (NVIDIA Ampere and later), else
+in float16 with a ``GradScaler`` per player. ``amp="bfloat16"`` or ``"float16"`` asks for that dtype on
+any device whose autocast has it, the CPU included: that is how the tests run both branches of the GPU
+path without a GPU. The gradient penalty is computed outside autocast in float32: it differentiates f
+twice, and half precision would round the small differences ||grad f(x_hat)|| - 1 that it penalises.
+Without amp every pass is float32, and on the CPU the same seed gives bit-identical weights, with or
+without an interruption and ``resume=True``.
 """
 from __future__ import annotations
 
@@ -200,7 +201,16 @@ def _amp(cfg: ImageTrainConfig, dev: torch.device) -> Optional[torch.dtype]:
         return _AMP_DTYPES[cfg.amp]
     if dev.type != "cuda":
         raise ValueError(f"amp=True needs a CUDA device, got device {str(dev)!r} (use amp='auto' or False)")
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if _native_bf16(dev) else torch.float16
+
+
+def _native_bf16(dev: torch.device) -> bool:
+    """Whether the GPU computes in bfloat16 in hardware: NVIDIA from Ampere (compute capability 8) on, and
+    AMD's ROCm GPUs. ``torch.cuda.is_bf16_supported()`` also says yes where bfloat16 is only emulated
+    (e.g. Colab's T4), which is slower than float16 there."""
+    if torch.version.hip:
+        return True
+    return torch.cuda.get_device_capability(dev)[0] >= 8
 
 
 def _resume_state(path: str, cfg: ImageTrainConfig) -> dict:

@@ -329,9 +329,12 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_bit_identical_weights(pictur
 def test_amp_auto_is_float32_off_cuda_and_the_gpus_half_type_on_cuda(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert gi._amp(ImageTrainConfig(), cpu) is None and gi._amp(ImageTrainConfig(amp=False), cuda) is None
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (8, 0))         # A100
     assert gi._amp(ImageTrainConfig(), cuda) is torch.bfloat16 and gi._amp(ImageTrainConfig(amp=True), cuda) is torch.bfloat16
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)   # e.g. Colab's T4
+    # Colab's T4: torch.cuda.is_bf16_supported() says yes there (emulated), but float16 is the fast type
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, **k: (7, 5))
     assert gi._amp(ImageTrainConfig(), cuda) is torch.float16
     assert gi._amp(ImageTrainConfig(amp="float16"), cpu) is torch.float16
     assert gi._amp(ImageTrainConfig(amp="bfloat16"), cpu) is torch.bfloat16
