@@ -31,6 +31,8 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from . import settings
+
 __all__ = ["sample", "density", "modes", "parallel_lines", "NAMES", "Modes",
            "shapes", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
            "to_tensor", "to_images"]
@@ -49,7 +51,7 @@ def _generator(seed: Optional[int]) -> Optional[torch.Generator]:
         return None
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return torch.Generator().manual_seed(seed)
+    return settings.rng(seed)
 
 
 def _check_n(n: int) -> None:

@@ -68,8 +68,8 @@ def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable,
         raise ValueError(f"P is {dim_p}-D but Q is {dim_q}-D")
     net = net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
-    rng = torch.Generator().manual_seed(seed)
-    held = torch.Generator().manual_seed(seed + 10_000)
+    rng = settings.rng(seed)
+    held = settings.rng(seed + 10_000)
     x_eval, y_eval = sample_p(eval_samples, held).to(device), sample_q(eval_samples, held).to(device)
     curve, log_every = [], max(1, steps // 50)
     if after_step is not None:
@@ -177,7 +177,7 @@ def generator_gradient_norm(generator: nn.Module, discriminator: nn.Module, kind
         if noise_dim is None:
             raise ValueError("pass noise_dim: the generator does not say its input size (in_dim)")
     device = params[0].device
-    z = torch.randn(n, noise_dim, generator=torch.Generator().manual_seed(seed)).to(device)
+    z = torch.randn(n, noise_dim, generator=settings.rng(seed)).to(device)
     frozen = [p.requires_grad for p in discriminator.parameters()]
     discriminator.requires_grad_(False)
     try:
@@ -229,7 +229,7 @@ def js_estimate(discriminator: nn.Module, p_data: Data, p_g: Data, *, n: int = 2
     if dim_p != dim_q:
         raise ValueError(f"p_data is {dim_p}-D but p_g is {dim_q}-D")
     device = next(discriminator.parameters()).device
-    g = torch.Generator().manual_seed(seed)
+    g = settings.rng(seed)
     x, y = sample_p(n, g).to(device), sample_q(n, g).to(device)
     with torch.no_grad():
         value = -float(losses.discriminator_loss(discriminator(x), discriminator(y)))

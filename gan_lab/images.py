@@ -134,7 +134,7 @@ class ImageTrainResult:
     @torch.no_grad()
     def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
         """n images G(z) in [-1, 1], shape (n, 3, size, size), on the CPU (batch norm in eval mode)."""
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        g = settings.rng(seed) if seed is not None else None
         device = next(self.generator.parameters()).device
         z = torch.randn(n, self.config.noise_dim, generator=g).to(device)
         was_training = self.generator.training
@@ -329,7 +329,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm).to(dev)
     opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
     scaler_g, scaler_d = (_scaler(dev), _scaler(dev)) if amp_dtype == torch.float16 else (None, None)
-    rng = torch.Generator().manual_seed(cfg.seed)
+    rng = settings.rng(cfg.seed)
     result = ImageTrainResult(G, D, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0
     if state is not None:
@@ -346,7 +346,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         start, seconds_before = int(state["step"]), float(state["seconds"])
         result.start_step = start
     data = images.detach().to(dev, torch.float32)
-    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=torch.Generator().manual_seed(cfg.seed + 30_000))
+    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=settings.rng(cfg.seed + 30_000))
     z_fixed = z_fixed.to(dev)
 
     def autocast():

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from .data import to_tensor
+from . import settings
 from .settings import resolve_device
 
 __all__ = ["ShapesClassifier", "train_classifier", "accuracy", "extract_features", "frechet_distance",
@@ -159,10 +160,10 @@ def train_classifier(images: Images, labels: Union[torch.Tensor, np.ndarray], *,
     dev = resolve_device(device)
 
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(settings.shifted_seed(int(seed)))
         model = ShapesClassifier(n_classes, size, width, num_features=num_features)
     model = model.to(dev).train()
-    g = torch.Generator().manual_seed(int(seed))
+    g = settings.rng(int(seed))
     x, y = x.to(dev), y.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.CrossEntropyLoss()
@@ -320,6 +321,6 @@ def kernel_inception_distance(real: Images, fake: Images, feature_net: nn.Module
                                          subset_size=int(subset_size), normalize=True)
     _update(metric, r, f, batch_size)
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(seed))
+        torch.manual_seed(settings.shifted_seed(int(seed)))
         mean, std = metric.compute()
     return float(mean), float(std)

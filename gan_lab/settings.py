@@ -8,6 +8,12 @@ Every experiment in the book is sized by a *budget*:
 
 The budget comes from the environment variable ``GAN_LAB_BUDGET``; without it the default is
 ``full`` when a GPU is present and ``book`` otherwise.
+
+Seeds: every seed that gan_lab turns into random state (``rng``, ``seed_everything``, and through them
+the seeds of ``train``, ``data.sample``, ``images.train_images`` ...) is shifted by ``seed_offset()``,
+read from ``GAN_LAB_SEED_OFFSET`` (default 0). With the default nothing changes; building the book with
+another offset re-runs every chapter on other seeds, so a claim the text makes is checked on runs it was
+not tuned on.
 """
 from __future__ import annotations
 
@@ -73,15 +79,46 @@ def resolve_device(requested: "str | torch.device | None" = None) -> torch.devic
         raise ValueError(f"device={requested!r} is not a torch device") from err
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python's, NumPy's and torch's global generators with ``seed``.
+SEED_LIMIT = 2**63 - 1   # torch's generators take seeds below 2**63
 
-    Returns a fresh CPU ``torch.Generator`` seeded with ``seed`` for code that prefers an
-    explicit generator. On the CPU the same seed gives the same results.
-    """
+
+def seed_offset() -> int:
+    """The shift added to every seed: ``GAN_LAB_SEED_OFFSET`` (a non-negative integer), default 0."""
+    raw = os.environ.get("GAN_LAB_SEED_OFFSET", "").strip()
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0 or value > SEED_LIMIT // 2:
+        raise ValueError(f"GAN_LAB_SEED_OFFSET={os.environ['GAN_LAB_SEED_OFFSET']!r} is not a non-negative integer "
+                         f"below 2**62")
+    return value
+
+
+def shifted_seed(seed: int) -> int:
+    """``seed + seed_offset()``: the seed that actually feeds the random state (checked to be valid)."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    shifted = int(seed) + seed_offset()
+    if shifted > SEED_LIMIT:
+        raise ValueError(f"seed {seed!r} plus the seed offset {seed_offset()} is >= 2**63, too large for torch")
+    return shifted
+
+
+def rng(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed + seed_offset()``: the one way gan_lab makes one."""
+    return torch.Generator().manual_seed(shifted_seed(seed))
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python's, NumPy's and torch's global generators with ``seed + seed_offset()``.
+
+    Returns a fresh CPU ``torch.Generator`` seeded the same way, for code that prefers an
+    explicit generator. On the CPU the same seed (and offset) gives the same results.
+    """
+    seed = shifted_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

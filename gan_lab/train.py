@@ -136,7 +136,7 @@ class TrainResult:
     @torch.no_grad()
     def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
         """n generated points G(z), z ~ N(0, I), on the CPU."""
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        g = settings.rng(seed) if seed is not None else None
         device = next(self.generator.parameters()).device
         z = torch.randn(n, self.config.noise_dim, generator=g).to(device)
         return self.generator(z).cpu()
@@ -267,16 +267,16 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
     d_fn = D if stacked else (lambda x: D(x[0]).unsqueeze(0))
     opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.generator_optimizer)
     opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.optimizer)
-    rngs = [torch.Generator().manual_seed(c.seed) for c in cfgs]
+    rngs = [settings.rng(c.seed) for c in cfgs]
 
     def noise(n: int, offset: int) -> torch.Tensor:
         """(K, n, noise_dim): each seed's z from its own evaluation stream (seed + offset)."""
-        return torch.stack([torch.randn(n, c.noise_dim, generator=torch.Generator().manual_seed(c.seed + offset))
+        return torch.stack([torch.randn(n, c.noise_dim, generator=settings.rng(c.seed + offset))
                             for c in cfgs]).to(dev)
 
     # A fixed real evaluation set per seed, from its own stream so that evaluation does not shift training's.
     evaluate_w1 = cfg.eval_samples > 0 and dim == 2
-    eval_real = [sample_real(cfg.eval_samples, torch.Generator().manual_seed(c.seed + 10_000)) if evaluate_w1
+    eval_real = [sample_real(cfg.eval_samples, settings.rng(c.seed + 10_000)) if evaluate_w1
                  else None for c in cfgs]
     track_modes = name in ("8gaussians", "25gaussians") and cfg.eval_samples > 0
     results = []
@@ -316,7 +316,7 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
         if evaluate_w1 or track_modes:
             with torch.no_grad():
                 gen = g_fn(torch.stack([torch.randn(cfg.eval_samples, c.noise_dim,
-                                                    generator=torch.Generator().manual_seed(c.seed + 20_000 + step))
+                                                    generator=settings.rng(c.seed + 20_000 + step))
                                         for c in cfgs]).to(dev)).cpu()
         snaps = None
         if cfg.snapshots:

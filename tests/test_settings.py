@@ -82,3 +82,45 @@ def test_seed_everything_returns_a_cpu_generator_seeded_with_the_seed():
 def test_seed_everything_rejects_non_integer_or_negative_seeds(seed):
     with pytest.raises(ValueError, match=repr(seed).replace(".", r"\.")):
         settings.seed_everything(seed)
+
+
+def test_seed_offset_defaults_to_zero_and_reads_the_variable(monkeypatch):
+    monkeypatch.delenv("GAN_LAB_SEED_OFFSET", raising=False)
+    assert settings.seed_offset() == 0
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "1000")
+    assert settings.seed_offset() == 1000
+    assert settings.shifted_seed(3) == 1003
+
+
+@pytest.mark.parametrize("bad", ["-1", "1.5", "ten", str(2**62 + 1)])
+def test_bad_seed_offset_raises_naming_it(monkeypatch, bad):
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", bad)
+    with pytest.raises(ValueError, match=repr(bad)):
+        settings.seed_offset()
+
+
+def test_seed_plus_offset_past_torch_range_is_refused(monkeypatch):
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", str(2**62 - 1))
+    settings.rng(2**62)  # 2**63 - 1: the largest seed torch takes
+    with pytest.raises(ValueError, match="2\\*\\*63"):
+        settings.rng(2**62 + 1)
+
+
+def test_the_offset_shifts_every_seed_the_package_uses(monkeypatch):
+    """A run at seed s with offset k is the run at seed s + k without one: data, training, sampling."""
+    from gan_lab import data
+    from gan_lab.train import train
+
+    opts = dict(steps=3, width=8, depth=1, batch_size=16, log_every=3, eval_samples=50, progress=False)
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "7")
+    shifted_data = data.sample("8gaussians", 20, seed=1)
+    shifted_run = train("8gaussians", seed=2, **opts)
+    shifted_points = shifted_run.sample(10, seed=3)
+    shifted_g = settings.rng(4).initial_seed()
+    monkeypatch.delenv("GAN_LAB_SEED_OFFSET")
+    plain_run = train("8gaussians", seed=9, **opts)
+    assert torch.equal(shifted_data, data.sample("8gaussians", 20, seed=8))
+    assert not torch.equal(shifted_data, data.sample("8gaussians", 20, seed=1))
+    assert shifted_run.history["w1"] == plain_run.history["w1"]
+    assert torch.equal(shifted_points, plain_run.sample(10, seed=10))
+    assert shifted_g == 11
