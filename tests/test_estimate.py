@@ -105,10 +105,13 @@ def _gaussians_shifted_by(t: float):
 
 def test_dual_estimate_of_a_shift_is_close_to_the_shift():
     """Between N(t, 1) and N(0, 1), W1 = |t|; the critic should find f(x) ~ x and the estimate ~ t."""
+    # Three seeds, not one: at 300 steps one seed in three still sat on a dead or flipped critic on some
+    # CPUs (estimates 1.32, -0.43, 1.51), so the claim is made where training has settled.
     p, q = _gaussians_shifted_by(1.5)
-    dual = estimate.wasserstein1_dual(p, q, steps=300, batch_size=256, width=32, depth=2, lr=3e-3,
-                                      eval_samples=4000, device="cpu")
-    assert dual.estimate == pytest.approx(1.5, rel=0.1)
+    for seed in (0, 1, 2):
+        dual = estimate.wasserstein1_dual(p, q, steps=1000, batch_size=256, width=32, depth=2, lr=3e-3,
+                                          eval_samples=4000, device="cpu", seed=seed)
+        assert dual.estimate == pytest.approx(1.5, rel=0.1), seed
 
 
 def test_dual_estimate_is_near_zero_for_one_distribution_against_itself():
