@@ -14,7 +14,8 @@
 Images (the shapes chapter, after "Unsupervised Classification with Generative Models"):
 
 - ``shapes``: n RGB images (uint8, (n, size, size, 3)) of one centred square, circle or upright triangle
-  of colour (b, b + 0.1 s, b + 0.2 s) on white, plus Gaussian pixel noise;
+  of colour (b, b + 0.1 s, b + 0.2 s) on white, with Gaussian pixel noise on the shape's pixels (the
+  background stays exactly white, as in the article; ``noise_on="image"`` noises the background too);
 - ``ShapeClass``: one (shape, base colour b, offset sign s, noise) combination; ``SHAPES_TRAIN`` (2 classes)
   and ``SHAPES_TEST`` (10 classes) are the class tables, ``shapes_dataset`` draws labelled images of a table;
 - ``to_tensor`` / ``to_images``: uint8 images <-> float tensors (N, 3, H, W) in [-1, 1], the form the conv
@@ -34,7 +35,7 @@ import torch
 from . import settings
 
 __all__ = ["sample", "density", "modes", "parallel_lines", "NAMES", "Modes",
-           "shapes", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
+           "shapes", "NOISE_ON", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
            "to_tensor", "to_images"]
 
 
@@ -214,8 +215,11 @@ def _shape_mask(shape: str, size: int) -> np.ndarray:
     return (10 * np.abs(v) <= h20) & (20 * np.abs(u) <= 10 * v + h20)
 
 
+NOISE_ON = ("shape", "image")
+
+
 def shapes(n: int, shape: str, base_color: float, offset_sign: int, noise: float, *,
-           size: int = 64, seed: Optional[int] = None) -> np.ndarray:
+           size: int = 64, seed: Optional[int] = None, noise_on: str = "shape") -> np.ndarray:
     """``n`` RGB images of one centred shape, a uint8 array of shape (n, size, size, 3).
 
     - The shape (``"square"``, ``"circle"`` or ``"triangle"``) fills a centred bounding box of side
@@ -228,11 +232,15 @@ def shapes(n: int, shape: str, base_color: float, offset_sign: int, noise: float
       than 0.7 size.
     - Inside the shape the channels are (b, b + 0.1 s, b + 0.2 s) with b = ``base_color`` and
       s = ``offset_sign``; the background is white (1).
-    - Gaussian noise of std ``noise`` (on the [0, 1] colour scale), independent per pixel and channel,
-      is added to the whole image, background included (as in the article); then the image is
-      clipped to [0, 1], multiplied by 255 and rounded. So with noise the background is no longer
-      exactly 255 (about half its values are clipped at 255), and noise-free images have exactly two
-      colours.
+    - Gaussian noise of std σ = ``noise`` (on the [0, 1] colour scale), independent per pixel and
+      channel, is added to the shape's pixels only (``noise_on="shape"``, the default): the background
+      stays exactly white (255) whatever σ, as in the article "Unsupervised Classification with
+      Generative Models" (S. Rakhmanova Shchegrova), whose generator writes noise on the shape alone.
+      ``noise_on="image"`` adds it to the whole image, background included. Then the image is clipped
+      to [0, 1], multiplied by 255 and rounded; with ``noise_on="image"`` about half the background
+      values are clipped at 255. Noise-free images have exactly two colours either way.
+    - Both variants draw the same noise field, so for one ``seed`` their shape pixels are identical
+      and they differ only in the background.
 
     ``seed`` makes the draw reproducible (only the noise is random). All arguments are checked before
     any work.
@@ -240,13 +248,18 @@ def shapes(n: int, shape: str, base_color: float, offset_sign: int, noise: float
     _check_n(n)
     _check_shape_args(shape, base_color, offset_sign, noise)
     _check_size(size)
+    if not isinstance(noise_on, str) or noise_on not in NOISE_ON:
+        raise ValueError(f"noise_on must be one of {', '.join(map(repr, NOISE_ON))}, got {noise_on!r}")
     g = _generator(seed)
     b, s, sigma = float(base_color), int(offset_sign), float(noise)
     colour = torch.tensor([b, b + 0.1 * s, b + 0.2 * s], dtype=torch.float32)
     mask = torch.from_numpy(_shape_mask(shape, size))[:, :, None]
     clean = torch.where(mask, colour, torch.ones(()))               # (size, size, 3)
     if sigma > 0.0:
-        img = torch.randn(n, size, size, 3, generator=g).mul_(sigma).add_(clean)
+        eps = torch.randn(n, size, size, 3, generator=g).mul_(sigma)
+        if noise_on == "shape":
+            eps.mul_(mask)                                          # background: exactly 0 noise
+        img = eps.add_(clean)
     else:
         img = clean.expand(n, size, size, 3).clone()
     img = img.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8)

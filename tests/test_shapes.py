@@ -119,8 +119,21 @@ def test_noise_has_the_stated_std_and_zero_mean_inside_the_shape(noise):
     assert np.abs(corr - np.eye(3)).max() < 0.03
 
 
-def test_noise_applies_to_the_background_too_and_is_clipped():
-    img = data.shapes(50, "circle", 0.3, 1, 0.1, size=32, seed=1)
+@pytest.mark.parametrize("noise", [0.0, 0.03, 0.1, 0.5, 3.0])
+@pytest.mark.parametrize("shape", KINDS)
+def test_by_default_the_background_stays_exactly_white_whatever_the_noise(shape, noise):
+    # the article's recipe: noise is written on the shape's pixels only
+    size = 24
+    img = data.shapes(20, shape, 0.3, 1, noise, size=size, seed=5)
+    mask = expected_mask(shape, size)
+    assert (img[:, ~mask, :] == 255).all()
+    if noise > 0:
+        # and the shape itself is noisy: many distinct values inside
+        assert len(np.unique(img[:, mask, :])) > 10
+
+
+def test_noise_on_image_noises_the_background_too_and_clips_it():
+    img = data.shapes(50, "circle", 0.3, 1, 0.1, size=32, seed=1, noise_on="image")
     bg = img[:, ~expected_mask("circle", 32), :].astype(float)
     assert bg.max() == 255 and bg.min() < 255
     # white + N(0, 0.1^2) clipped at 1: about half the values stay 255
@@ -128,6 +141,26 @@ def test_noise_applies_to_the_background_too_and_is_clipped():
     # the clipped-below part has mean 1 - 0.1 * sqrt(2 / pi) on the 0..1 scale
     below = bg[bg < 255] / 255
     assert below.mean() == pytest.approx(1 - 0.1 * math.sqrt(2 / math.pi), abs=0.005)
+
+
+@pytest.mark.parametrize("noise", [0.03, 0.1])
+def test_the_two_noise_variants_share_the_shape_pixels_and_differ_only_outside(noise):
+    size = 20
+    a = data.shapes(6, "triangle", 0.6, -1, noise, size=size, seed=9)
+    b = data.shapes(6, "triangle", 0.6, -1, noise, size=size, seed=9, noise_on="image")
+    assert a.shape == b.shape and a.dtype == b.dtype == np.uint8
+    mask = expected_mask("triangle", size)
+    assert np.array_equal(a[:, mask, :], b[:, mask, :])
+    assert (a[:, ~mask, :] == 255).all() and (b[:, ~mask, :] < 255).any()
+    # noise-free, both are the same two-colour image
+    assert np.array_equal(data.shapes(2, "square", 0.4, 1, 0.0, size=size),
+                          data.shapes(2, "square", 0.4, 1, 0.0, size=size, noise_on="image"))
+
+
+@pytest.mark.parametrize("bad", ["background", "Shape", None, 1])
+def test_bad_noise_on_raises(bad):
+    with pytest.raises(ValueError, match="noise_on must be one of 'shape', 'image'"):
+        data.shapes(2, "circle", 0.5, -1, 0.03, noise_on=bad)
 
 
 def test_same_seed_gives_identical_images_and_another_seed_different_ones():
