@@ -32,8 +32,9 @@ __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "StopTraining", "tr
 OBJECTIVES = ("gan", "wgan-clip", "wgan-gp")
 OPTIMIZERS = ("adam", "rmsprop")
 
-# Per-objective defaults for the fields left as None. GAN and WGAN-clip: the papers' toy settings
-# (3 x 512 nets). WGAN-GP: faster toy settings than the paper's (3 x 512, lr 1e-4, n_critic 5), chosen with
+# Per-objective defaults for the fields left as None. GAN and WGAN-clip: the toy settings of the WGAN-GP
+# authors' released toy script (3 x 512 nets; the optimisers and rates their papers give). WGAN-GP: faster toy
+# settings than that script's (3 x 512, lr 1e-4, n_critic 5), chosen with
 # benchmarks/time_to_quality.py: 3 x 128 nets, lr 1e-3, n_critic 3 reach the same quality bar on 8 Gaussians
 # in a small fraction of the paper settings' time. The book passes the paper's settings where it means them.
 _DEFAULTS = {
@@ -59,7 +60,7 @@ class TrainConfig:
     lr_d: Optional[float] = None
     betas: Optional[tuple] = None          # Adam's (beta1, beta2)
     generator_loss: str = "non_saturating"  # "gan" only: or "saturating"
-    penalty_weight: float = 0.1            # lambda of WGAN-GP (0.1 on the toys, 10 on images)
+    penalty_weight: float = 0.1            # lambda of WGAN-GP: 0.1 as in the WGAN-GP authors' toy script (their paper: 10)
     one_sided: bool = False                # WGAN-GP: penalise only gradient norms above 1
     clip: float = 0.01                     # WGAN-clip: c
     noise_dim: int = 2

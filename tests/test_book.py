@@ -224,6 +224,73 @@ def test_widget_pages_load_the_local_widget_manager(quick_book, page):
             f"{page}.html embeds widget state but does not load {wanted}; scripts: {found.scripts}")
 
 
+# Markup that only MyST understands, or Markdown that was shown as text: if it is visible in a page, the
+# renderer did not parse it (e.g. a table printed through display(Markdown(...)) under CommonMark, or a role
+# in a cell output). The typographer turns `---` into an em dash (and `--` into an en dash) in text.
+RAW_TABLE = re.compile(r"\|\s*:?[-\u2013\u2014]+:?\s*\|")
+MYST_NAMES = ("cite", "cite:p", "cite:t", "eq", "ref", "doc", "numref", "math", "term", "download", "exercise",
+              "solution", "prf:ref", "bibliography", "figure", "admonition", "note", "code-cell", "dropdown")
+RAW_MYST = re.compile(r"\{(?:" + "|".join(re.escape(n) for n in MYST_NAMES) + r")\}")
+
+
+class _VisibleText(HTMLParser):
+    """The article's text outside code, scripts and maths: what a reader reads as prose."""
+
+    SKIP = {"pre", "code", "script", "style", "textarea"}
+    VOID = {"br", "img", "hr", "meta", "link", "input", "source", "wbr", "col", "area", "base", "embed", "param",
+            "track"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[bool] = []   # per open element: does it hide its text?
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        classes = (dict(attrs).get("class") or "").split()
+        hidden = tag in self.SKIP or "math" in classes or (bool(self.stack) and self.stack[-1])
+        self.stack.append(hidden)
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not (self.stack and self.stack[-1]):
+            self.parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    parser = _VisibleText()
+    parser.feed(html)
+    return " ".join(parser.parts)
+
+
+def raw_markup(text: str) -> list[str]:
+    """Snippets of ``text`` that show unparsed Markdown tables or MyST roles/directives."""
+    return [f"...{text[max(0, m.start() - 50):m.end() + 50]!r}..."
+            for pattern in (RAW_TABLE, RAW_MYST) for m in pattern.finditer(text)][:5]
+
+
+@pytest.mark.parametrize("snippet, raw", [
+    ("| data | objective |\n|\u2014|\u2014|\n| a | b |", True),   # a table rendered as a paragraph
+    ("| data | objective | |---|---|", True),
+    ("as {cite} shows", True), ("see {ref} above", True), ("{exercise} 3", True),
+    ("the set {0, 1} and |x| \u2264 1 and a {b}", False),
+])
+def test_raw_markup_detector(snippet, raw):
+    assert bool(raw_markup(snippet)) is raw
+
+
+@pytest.mark.parametrize("page", toc_pages())
+def test_page_shows_no_raw_markdown_or_myst(quick_book, page):
+    html = (quick_book / f"{page}.html").read_text(encoding="utf-8")
+    article = html.split('<article class="bd-article"', 1)[-1]
+    found = raw_markup(visible_text(article))
+    assert not found, f"{page}.html shows unparsed Markdown or MyST markup: {found}"
+
+
 # ------------------------------------------------------------------ browser render
 
 # Runs in the page once MathJax has finished: everything the assertions need, as plain data.
