@@ -234,6 +234,10 @@ def _resume_state(path: str, cfg: ImageTrainConfig) -> dict:
                          f"({'; '.join(diffs)}); only {', '.join(RESUMABLE_FIELDS)} may change on resume")
     if state["step"] > cfg.steps:
         raise ValueError(f"cannot resume from {path!r}: it is at step {state['step']}, beyond steps={cfg.steps}")
+    saved_offset = state.get("seed_offset", 0)   # checkpoints written before the offset existed: 0
+    if saved_offset != settings.seed_offset():
+        raise ValueError(f"cannot resume from {path!r}: it was written with GAN_LAB_SEED_OFFSET={saved_offset}, "
+                         f"this process has {settings.seed_offset()} (the seeds would not continue the same run)")
     return state
 
 
@@ -354,7 +358,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
 
     def save(step: int, elapsed: float) -> None:
         _checkpoint.save_checkpoint(checkpoint_path, {
-            "trainer": _TRAINER, "step": step, "config": asdict(cfg),
+            "trainer": _TRAINER, "step": step, "config": asdict(cfg), "seed_offset": settings.seed_offset(),
             "generator": G.state_dict(), "critic": D.state_dict(),
             "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
             "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],

@@ -270,6 +270,23 @@ def test_resume_with_a_mismatched_config_errors_before_any_work(pictures, tmp_pa
     assert path.read_bytes() == before
 
 
+def test_resume_under_another_seed_offset_is_refused_and_under_the_same_one_is_exact(pictures, tmp_path,
+                                                                                    monkeypatch):
+    path = tmp_path / "c.pt"
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "5")
+    whole = run(pictures, steps=4, log_every=1)
+    run(pictures, steps=2, log_every=1, checkpoint_path=path)
+    assert load_checkpoint(path)["seed_offset"] == 5
+    before = path.read_bytes()
+    monkeypatch.delenv("GAN_LAB_SEED_OFFSET")
+    with pytest.raises(ValueError, match="GAN_LAB_SEED_OFFSET=5, this process has 0"):
+        run(pictures, steps=4, log_every=1, checkpoint_path=path, resume=True)
+    assert path.read_bytes() == before
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "5")
+    resumed = run(pictures, steps=4, log_every=1, checkpoint_path=path, resume=True)
+    assert_bit_identical(whole.generator, resumed.generator)
+
+
 def test_resume_refuses_missing_and_foreign_checkpoints(pictures, tmp_path):
     with pytest.raises(FileNotFoundError, match="none.pt"):
         run(pictures, checkpoint_path=tmp_path / "none.pt", resume=True)
