@@ -6,8 +6,8 @@ Every experiment in the book is sized by a *budget*:
 - ``book``: each chapter runs in minutes on a laptop CPU and still shows the phenomenon;
 - ``full``: the papers' settings, meant for a GPU.
 
-The budget comes from the environment variable ``GAN_LAB_BUDGET``; without it the default is
-``full`` when a GPU is present and ``book`` otherwise.
+The budget comes from the environment variable ``GAN_LAB_BUDGET`` (or ``set_budget``); without it the
+default is ``book`` on every device, a GPU included: ``full`` is always chosen by name.
 
 Seeds: every seed that gan_lab turns into random state (``rng``, ``seed_everything``, and through them
 the seeds of ``train``, ``data.sample``, ``images.train_images`` ...) is shifted by ``seed_offset()``,
@@ -28,22 +28,29 @@ BUDGETS = ("quick", "book", "full")
 T = TypeVar("T")
 
 
-def _gpu_present() -> bool:
-    return torch.cuda.is_available() or (
-        hasattr(torch.backends, "mps") and torch.backends.mps.is_available()
-    )
-
-
 def budget() -> str:
-    """The current budget: ``GAN_LAB_BUDGET`` if set, else ``full`` with a GPU, else ``book``."""
+    """The current budget: ``GAN_LAB_BUDGET`` if set (``set_budget`` sets it), else ``book``, on every device.
+
+    A GPU does not change the default: ``full`` trains at the papers' scale (an hour or more per chapter
+    even on a GPU), so it is always asked for by name.
+    """
     value = os.environ.get("GAN_LAB_BUDGET", "").strip().lower()
     if not value:
-        return "full" if _gpu_present() else "book"
+        return "book"
     if value not in BUDGETS:
         raise ValueError(
             f"GAN_LAB_BUDGET={os.environ['GAN_LAB_BUDGET']!r} is not a budget; use one of {BUDGETS}"
         )
     return value
+
+
+def set_budget(name: str) -> str:
+    """Choose the budget for this process (and the processes it starts), e.g. ``set_budget("full")`` in a
+    notebook's first cell. Returns it. It sets ``GAN_LAB_BUDGET``, so ``budget()`` and subprocesses agree."""
+    if not isinstance(name, str) or name.strip().lower() not in BUDGETS:
+        raise ValueError(f"budget {name!r} is not a budget; use one of {BUDGETS}")
+    os.environ["GAN_LAB_BUDGET"] = name.strip().lower()
+    return budget()
 
 
 def by_budget(*, quick: T, book: T, full: T) -> T:

@@ -1,4 +1,5 @@
 """gan_lab.settings: the budget, the device and seeding."""
+import os
 import random
 
 import numpy as np
@@ -15,11 +16,20 @@ def test_budget_reads_GAN_LAB_BUDGET(monkeypatch, value, expected):
     assert settings.budget() == expected
 
 
-@pytest.mark.parametrize("gpu, expected", [(True, "full"), (False, "book")])
-def test_budget_defaults_to_full_with_a_gpu_and_book_without(monkeypatch, gpu, expected):
+@pytest.mark.parametrize("cuda", [True, False])
+def test_budget_defaults_to_book_with_or_without_a_gpu(monkeypatch, cuda):
     monkeypatch.delenv("GAN_LAB_BUDGET", raising=False)
-    monkeypatch.setattr(settings, "_gpu_present", lambda: gpu)
-    assert settings.budget() == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert settings.budget() == "book"
+
+
+def test_set_budget_sets_the_variable_and_refuses_a_bad_name(monkeypatch):
+    monkeypatch.delenv("GAN_LAB_BUDGET", raising=False)
+    assert settings.set_budget(" Full ") == "full" and settings.budget() == "full"
+    assert os.environ["GAN_LAB_BUDGET"] == "full"
+    with pytest.raises(ValueError, match="'huge'"):
+        settings.set_budget("huge")
+    assert settings.budget() == "full"
 
 
 def test_bad_budget_raises_value_error_naming_it(monkeypatch):
