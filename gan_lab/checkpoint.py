@@ -3,11 +3,14 @@
 A long image run on Colab can be cut off at any moment, including in the middle of writing a checkpoint.
 ``save_checkpoint`` therefore never writes the target file in place:
 
-    write the state to  <dir>/.<name>.tmp   ->  flush, fsync  ->  os.replace onto <dir>/<name>
+    check the state  ->  write it to a fresh <dir>/.<name>.<random>.tmp  ->  flush, fsync
+                     ->  read it back as load_checkpoint would  ->  os.replace onto <dir>/<name>
 
 ``os.replace`` is atomic on POSIX and Windows, so the target is always either the previous complete
-checkpoint or the new complete one. A kill during the write leaves the old file and a stale ``.tmp``
-(overwritten by the next save).
+checkpoint or the new complete one. The temporary file is created exclusively under an unpredictable name
+(``tempfile.mkstemp``), so a file or link planted beside the checkpoint is never followed or overwritten. A
+kill during the write leaves the old file and a stale ``.tmp``. A state that holds a non-finite tensor (a
+diverged run) or anything ``weights_only`` loading would refuse is never written: the last good file stays.
 
 ``load_checkpoint`` reads with ``torch.load(..., weights_only=True)``: no arbitrary pickled code runs, so
 the state may hold only plain containers (dict, list, tuple), tensors, numbers, strings, booleans and None:
@@ -16,45 +19,77 @@ the state may hold only plain containers (dict, list, tuple), tensors, numbers, 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections import OrderedDict
 from typing import Any, Union
 
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "CheckpointError", "FORMAT", "VERSION"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_writable", "CheckpointError", "FORMAT", "VERSION"]
 
 FORMAT = "gan_lab-checkpoint"
 VERSION = 1
 
 PathLike = Union[str, "os.PathLike[str]"]
-_PLAIN = (str, int, float, bool, type(None), torch.Tensor)
+# Exactly these types: subclasses (numpy's float64 is a float, a bool is an int) may pickle as something
+# that ``torch.load(weights_only=True)`` refuses, so ``type(value) in _PLAIN``, not isinstance.
+_PLAIN = (str, int, float, bool, type(None))
+_TENSORS = (torch.Tensor, torch.nn.Parameter)
 
 
 class CheckpointError(ValueError):
     """A file that is not a complete gan_lab checkpoint, or a state that cannot be saved as one."""
 
 
-def _check_plain(value: Any, where: str) -> None:
-    """Raise ``CheckpointError`` naming the first entry that ``weights_only`` loading would refuse."""
-    if isinstance(value, (dict, OrderedDict)):
+def _check_plain(value: Any, where: str, *, finite: bool = True) -> None:
+    """Raise ``CheckpointError`` naming the first entry that ``weights_only`` loading would refuse, or (with
+    ``finite``) the first tensor holding a NaN or an infinity."""
+    if type(value) in (dict, OrderedDict):
         for key, item in value.items():
-            if not isinstance(key, (str, int)):
+            if type(key) not in (str, int):
                 raise CheckpointError(f"checkpoint state key {where}[{key!r}] must be a string or an integer, "
                                       f"got {type(key).__name__}")
-            _check_plain(item, f"{where}[{key!r}]")
-    elif isinstance(value, (list, tuple)):
+            _check_plain(item, f"{where}[{key!r}]", finite=finite)
+    elif type(value) in (list, tuple):
         for i, item in enumerate(value):
-            _check_plain(item, f"{where}[{i}]")
-    elif not isinstance(value, _PLAIN):
-        raise CheckpointError(f"checkpoint state {where} is a {type(value).__name__}; only dicts, lists, tuples, "
-                              "tensors, numbers, strings, booleans and None can be saved (use state_dict())")
+            _check_plain(item, f"{where}[{i}]", finite=finite)
+    elif type(value) in _TENSORS:
+        if finite and (value.is_floating_point() or value.is_complex()) and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"checkpoint state {where} holds NaN or infinite values: a diverged state is "
+                                  "never saved (the last good checkpoint is kept)")
+    elif type(value) not in _PLAIN:
+        kind = type(value).__name__ + ("" if type(value).__module__ == "builtins" else f" ({type(value).__module__})")
+        raise CheckpointError(f"checkpoint state {where} is a {kind}; only dicts, lists, tuples, "
+                              "tensors and plain Python str/int/float/bool/None can be saved and loaded safely "
+                              "(convert it with float()/int(), or use state_dict())")
+
+
+def check_writable(path: PathLike) -> str:
+    """``path`` as a string, after checking a checkpoint can be written there: its directory exists and
+    takes a new file, and ``path`` itself is not a directory. Raises ``ValueError`` naming the path; writes
+    nothing that stays."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"checkpoint_path must be a path, got {path!r}")
+    path = os.fspath(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise ValueError(f"checkpoint_path {path!r}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise ValueError(f"checkpoint_path {path!r} is a directory; give a file name inside it")
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".gan_lab-probe.", suffix=".tmp")
+    except OSError as err:
+        raise ValueError(f"checkpoint_path {path!r}: cannot create files in {directory!r} ({err.strerror})") from None
+    os.close(fd)
+    os.remove(probe)
+    return path
 
 
 def save_checkpoint(path: PathLike, state: dict) -> None:
     """Write ``state`` to ``path`` atomically, tagged ``{"format": FORMAT, "version": VERSION}``.
 
-    The state is checked first (plain containers, tensors, numbers, strings only); nothing is written if
-    it fails. Tensors are saved as they are; move them to the CPU first for a device-independent file.
+    The state is checked first (plain containers, finite tensors, plain numbers and strings only) and the
+    written file is read back before it replaces ``path``; nothing is replaced if either fails. Tensors are saved as they are; move them to the CPU first for a device-independent file.
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"a checkpoint state must be a dict, got {type(state).__name__}")
@@ -63,14 +98,16 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
     directory, name = os.path.split(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot write checkpoint {path!r}: directory {directory!r} does not exist")
-    tmp = os.path.join(directory, f".{name}.tmp")
     payload = {"format": FORMAT, "version": VERSION, "state": state}
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
     try:
-        with open(tmp, "wb") as f:
+        with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        load_checkpoint(tmp)   # what this wrote, load_checkpoint reads, before it replaces a good file
         os.replace(tmp, path)
+        _remove_stale_temporaries(directory, name)
     except BaseException:
         try:
             os.remove(tmp)
@@ -89,12 +126,23 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
         os.close(fd)
 
 
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete the regular files ``.<name>.*.tmp`` that killed writers left (never a link's target)."""
+    prefix = f".{name}."
+    for entry in os.scandir(directory):
+        if entry.name.startswith(prefix) and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
+            try:
+                os.remove(entry.path)
+            except OSError:
+                pass
+
+
 def load_checkpoint(path: PathLike) -> dict:
     """The state saved by ``save_checkpoint(path, state)``, with every tensor on the CPU.
 
     Raises ``FileNotFoundError`` if there is no file, and ``CheckpointError`` (a ``ValueError``) naming the
-    path if the file is truncated, is not a torch file, holds anything beyond plain data, or is a torch
-    file without the gan_lab marker or from a newer format version.
+    path if the file is truncated, is not a torch file, holds anything beyond plain data, holds a non-finite
+    tensor, or is a torch file without the gan_lab marker or from a newer format version.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -116,4 +164,8 @@ def load_checkpoint(path: PathLike) -> dict:
     state = payload.get("state")
     if not isinstance(state, dict):
         raise CheckpointError(f"{path!r} has the gan_lab marker but no state dict (got {type(state).__name__})")
+    try:
+        _check_plain(state, "state")
+    except CheckpointError as err:
+        raise CheckpointError(f"{path!r}: {err}") from None
     return state

@@ -78,7 +78,11 @@ class ImageTrainConfig:
 
     def __post_init__(self) -> None:
         self._check()
+        # plain floats from here on (np.float64 from np.logspace passes the check): the config goes into
+        # checkpoints, which hold only plain Python numbers
         object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
+        object.__setattr__(self, "lr", float(self.lr))
+        object.__setattr__(self, "penalty_weight", float(self.penalty_weight))
 
     def _check(self) -> None:
         def integer(name: str, minimum: int) -> None:
@@ -267,7 +271,9 @@ def _update(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
 
 
 def _number(key: str, value):
-    if isinstance(value, (bool, int, float, str)):
+    """An ``on_log`` value as a plain Python value (numpy and tensor scalars become floats), so that the
+    history can always be checkpointed."""
+    if type(value) in (bool, int, float, str):
         return value
     try:
         return float(value)
@@ -316,12 +322,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
     state = None
     if checkpoint_path is not None:
-        if not isinstance(checkpoint_path, (str, os.PathLike)):
-            raise ValueError(f"checkpoint_path must be a path, got {checkpoint_path!r}")
-        checkpoint_path = os.fspath(checkpoint_path)
-        directory = os.path.dirname(os.path.abspath(checkpoint_path))
-        if not os.path.isdir(directory):
-            raise ValueError(f"checkpoint_path {checkpoint_path!r}: directory {directory!r} does not exist")
+        checkpoint_path = _checkpoint.check_writable(checkpoint_path)   # now, not at the first save
         if resume is True or (resume == "auto" and os.path.exists(checkpoint_path)):
             state = _resume_state(checkpoint_path, cfg)
     elif resume is True:
@@ -357,6 +358,10 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         return torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
 
     def save(step: int, elapsed: float) -> None:
+        if not all(bool(torch.isfinite(p).all()) for net in (G, D) for p in net.parameters()):
+            raise TrainingDiverged(f"training diverged by generator step {step}: the networks hold NaN or "
+                                   f"infinite weights, so {checkpoint_path!r} was not overwritten (it keeps the "
+                                   "last good state; lower lr)", result)
         _checkpoint.save_checkpoint(checkpoint_path, {
             "trainer": _TRAINER, "step": step, "config": asdict(cfg), "seed_offset": settings.seed_offset(),
             "generator": G.state_dict(), "critic": D.state_dict(),

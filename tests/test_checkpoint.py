@@ -1,6 +1,7 @@
 """gan_lab.checkpoint: round trip, atomic writes that survive a crash mid-write, clear errors on bad files."""
 import os
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -100,11 +101,67 @@ def test_a_failing_fsync_leaves_the_old_file(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["c.pt"]
 
 
-def test_a_stale_temp_file_from_a_killed_writer_is_replaced(tmp_path):
-    (tmp_path / ".c.pt.tmp").write_bytes(b"garbage left by a SIGKILL")
+def test_a_stale_temp_file_from_a_killed_writer_is_removed(tmp_path):
+    (tmp_path / ".c.pt.x1y2z3.tmp").write_bytes(b"garbage left by a SIGKILL")
     save_checkpoint(tmp_path / "c.pt", {"step": 3})
     assert load_checkpoint(tmp_path / "c.pt") == {"step": 3}
     assert os.listdir(tmp_path) == ["c.pt"]
+
+
+def test_a_planted_link_beside_the_checkpoint_is_never_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for planted in (".c.pt.tmp", ".c.pt.abc.tmp"):   # the old predictable name, and one like the new ones
+        os.symlink(victim, tmp_path / planted)
+    save_checkpoint(tmp_path / "c.pt", {"step": 1})
+    save_checkpoint(tmp_path / "c.pt", {"step": 2})
+    assert victim.read_text() == "precious"
+    assert (tmp_path / ".c.pt.tmp").is_symlink() and load_checkpoint(tmp_path / "c.pt") == {"step": 2}
+
+
+@pytest.mark.parametrize("value, match", [
+    (np.float64(1e-4), r"state\['lr'\] is a float64 \(numpy\)"),
+    (np.int64(3), r"is a int64 \(numpy\)"),
+    (torch.ones(2).as_subclass(type("MyTensor", (torch.Tensor,), {})), r"state\['lr'\] is a MyTensor"),
+])
+def test_values_that_weights_only_loading_refuses_are_refused_at_save(tmp_path, value, match):
+    """np.float64 is a float subclass: accepted by an isinstance check, refused by torch.load(weights_only)."""
+    save_checkpoint(tmp_path / "c.pt", {"lr": 1.0})
+    before = (tmp_path / "c.pt").read_bytes()
+    with pytest.raises(CheckpointError, match=match):
+        save_checkpoint(tmp_path / "c.pt", {"lr": value})
+    assert (tmp_path / "c.pt").read_bytes() == before and os.listdir(tmp_path) == ["c.pt"]
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_a_non_finite_tensor_is_never_saved_and_never_loaded(tmp_path, bad):
+    good = {"w": torch.ones(3)}
+    save_checkpoint(tmp_path / "c.pt", good)
+    with pytest.raises(CheckpointError, match=r"state\['w'\] holds NaN or infinite"):
+        save_checkpoint(tmp_path / "c.pt", {"w": torch.tensor([1.0, bad])})
+    assert torch.equal(load_checkpoint(tmp_path / "c.pt")["w"], good["w"])
+    payload = {"format": "gan_lab-checkpoint", "version": 1, "state": {"w": torch.tensor([bad])}}
+    torch.save(payload, tmp_path / "poisoned.pt")      # written by something else
+    with pytest.raises(CheckpointError, match="poisoned.pt.*NaN or infinite"):
+        load_checkpoint(tmp_path / "poisoned.pt")
+
+
+def test_check_writable_refuses_a_directory_and_a_read_only_place_and_leaves_nothing(tmp_path, monkeypatch):
+    assert checkpoint.check_writable(tmp_path / "c.pt") == str(tmp_path / "c.pt")
+    with pytest.raises(ValueError, match="is a directory"):
+        checkpoint.check_writable(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        checkpoint.check_writable(tmp_path / "no" / "c.pt")
+    with pytest.raises(ValueError, match="must be a path"):
+        checkpoint.check_writable(3)
+    assert os.listdir(tmp_path) == []
+
+    def refuse(*args, **kwargs):   # a read-only mount (chmod does not stop root, who runs CI)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", refuse)
+    with pytest.raises(ValueError, match="cannot create files in .*Permission denied"):
+        checkpoint.check_writable(tmp_path / "c.pt")
 
 
 def test_truncated_file_gives_a_clear_error(tmp_path):
@@ -150,7 +207,7 @@ def test_a_file_with_arbitrary_pickled_objects_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("state, match", [
-    ({"net": nn.Linear(2, 2)}, r"state\['net'\] is a Linear"),
+    ({"net": nn.Linear(2, 2)}, r"state\['net'\] is a Linear \(torch"),
     ({"h": [1, {"x": object()}]}, r"state\['h'\]\[1\]\['x'\] is a object"),
     ({(1, 2): 3}, "key"),
     ([1, 2], "must be a dict"),

@@ -437,3 +437,50 @@ def test_the_full_budget_networks_train_and_resume_exactly_at_64_px(tmp_path):
     assert_bit_identical(whole.critic, resumed.critic)
     assert all(math.isfinite(v) for v in whole.history["penalty"])
     assert [x.shape for _, x in whole.samples] == [(2, 3, 64, 64)] * 4
+
+
+# ---- the checkpoint is never lost nor poisoned ----------------------------------------------------------
+
+def test_an_unwritable_checkpoint_target_is_refused_before_any_work(pictures, tmp_path, monkeypatch):
+    monkeypatch.setattr(gi.convnets, "Generator", lambda *a, **k: pytest.fail("built a network"))
+    with pytest.raises(ValueError, match="is a directory"):
+        run(pictures, checkpoint_path=tmp_path)
+    monkeypatch.setattr(gi._checkpoint.tempfile, "mkstemp",
+                        lambda *a, **k: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(ValueError, match="cannot create files"):
+        run(pictures, checkpoint_path=tmp_path / "c.pt")
+    assert os.listdir(tmp_path) == []
+
+
+def test_diverged_weights_never_replace_the_last_good_checkpoint(pictures, tmp_path, monkeypatch):
+    """Divergence is checked at log steps; a save between them must not write a NaN state over a good one."""
+    path = tmp_path / "c.pt"
+    run(pictures, steps=2, checkpoint_every=1, log_every=10, checkpoint_path=path)
+    good = load_checkpoint(path)
+    real_update = gi._update
+
+    def poisoning_update(loss, opt, scaler):   # every update of the resumed run (step 3 on) writes NaN
+        real_update(loss, opt, scaler)
+        for group in opt.param_groups:
+            for p in group["params"]:
+                p.data.fill_(float("nan"))
+
+    monkeypatch.setattr(gi, "_update", poisoning_update)
+    with pytest.raises(TrainingDiverged, match="was not overwritten"):
+        run(pictures, steps=6, checkpoint_every=1, log_every=10, checkpoint_path=path, resume=True)
+    kept = load_checkpoint(path)
+    assert kept["step"] == 2
+    for name, tensor in good["generator"].items():
+        assert torch.equal(kept["generator"][name], tensor), name
+
+
+def test_numpy_numbers_from_the_user_become_plain_and_the_checkpoint_loads(pictures, tmp_path):
+    import numpy as np
+    path = tmp_path / "c.pt"
+    lr = np.logspace(-4, -3, 3)[0]                       # np.float64, a float subclass
+    result = run(pictures, steps=2, lr=lr, penalty_weight=np.float64(10.0), checkpoint_path=path, log_every=1,
+                 on_log=lambda r: {"mine": np.float32(0.5), "count": np.int64(3)})
+    assert type(result.config.lr) is float and type(result.config.penalty_weight) is float
+    assert [type(v) for v in result.history["mine"]] == [float, float]
+    state = load_checkpoint(path)
+    assert state["config"]["lr"] == pytest.approx(1e-4) and state["history"]["count"] == [3.0, 3.0]
