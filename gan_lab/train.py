@@ -83,7 +83,9 @@ class TrainConfig:
         if cfg.generator_optimizer is None:
             cfg = replace(cfg, generator_optimizer=cfg.optimizer)
         cfg._check()
-        return cfg
+        # plain floats from here on: (0, 0.9) written plainly, or an np.float64 rate, reach torch as floats
+        return replace(cfg, betas=(float(cfg.betas[0]), float(cfg.betas[1])), lr_g=float(cfg.lr_g),
+                       lr_d=float(cfg.lr_d), clip=float(cfg.clip), penalty_weight=float(cfg.penalty_weight))
 
     def _check(self) -> None:
         def positive_int(name: str, minimum: int = 1) -> None:
@@ -101,10 +103,10 @@ class TrainConfig:
         positive_int("seed", 0)
         for name in ("lr_g", "lr_d", "clip"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
                 raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        if not isinstance(self.penalty_weight, (int, float)) or not math.isfinite(self.penalty_weight) \
-                or self.penalty_weight < 0:
+        if isinstance(self.penalty_weight, bool) or not isinstance(self.penalty_weight, (int, float)) \
+                or not math.isfinite(self.penalty_weight) or self.penalty_weight < 0:
             raise ValueError(f"penalty_weight must be a finite number >= 0, got {self.penalty_weight!r}")
         for name in ("optimizer", "generator_optimizer"):
             if getattr(self, name) not in OPTIMIZERS:
@@ -115,7 +117,8 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         b = self.betas
-        if not (isinstance(b, (tuple, list)) and len(b) == 2 and all(0 <= float(x) < 1 for x in b)):
+        if not (isinstance(b, (tuple, list)) and len(b) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b)):
             raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
 
 

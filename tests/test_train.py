@@ -417,3 +417,20 @@ def test_log_start_works_for_batched_seeds_and_can_stop_at_step_0():
     assert r.stopped and r.history["step"] == [0]
     with pytest.raises(ValueError, match="log_start must be True or False"):
         train("8gaussians", **tiny(log_start=1))
+
+
+@pytest.mark.parametrize("field, value", [("lr_g", True), ("lr_d", True), ("penalty_weight", True), ("clip", True),
+                                          ("betas", ("0.5", 0.9)), ("betas", (True, 0.9)), ("lr_g", "1e-3")])
+def test_bools_and_strings_are_not_numbers(field, value):
+    with pytest.raises(ValueError, match=field):
+        TrainConfig(**{field: value}).resolved()
+
+
+def test_integer_betas_and_numpy_rates_train_as_plain_floats():
+    import numpy as np
+    cfg = TrainConfig(betas=(0, 0.9), lr_g=np.float64(1e-3), steps=2, width=8, depth=1, batch_size=16,
+                      log_every=1, eval_samples=0, progress=False).resolved()
+    assert cfg.betas == (0.0, 0.9) and type(cfg.betas[0]) is float and type(cfg.lr_g) is float
+    result = train("8gaussians", betas=(0, 0.9), steps=2, width=8, depth=1, batch_size=16, log_every=1,
+                   eval_samples=0, progress=False)
+    assert len(result.history["step"]) == 2
