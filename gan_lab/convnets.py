@@ -41,7 +41,7 @@ def _check(noise_dim: "int | None", size: int, width: int, kind: str, norm: str 
             continue
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{label} must be a positive integer, got {value!r}")
-    if isinstance(size, bool) or size not in SIZES:
+    if type(size) is not int or size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; use one of {KINDS}")

@@ -90,11 +90,12 @@ class ImageTrainConfig:
             if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
 
-        for name in ("width", "noise_dim", "steps", "batch_size", "n_critic", "log_every", "sample_every"):
+        for name in ("width", "noise_dim", "steps", "n_critic", "log_every", "sample_every"):
             integer(name, 1)
+        integer("batch_size", 2)   # the generator's batch norm needs two samples to normalise over
         for name in ("seed", "snapshots", "checkpoint_every"):
             integer(name, 0)
-        if isinstance(self.size, bool) or self.size not in convnets.SIZES:
+        if type(self.size) is not int or self.size not in convnets.SIZES:
             raise ValueError(f"size must be one of {convnets.SIZES}, got {self.size!r}")
         if self.kind not in convnets.KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; use one of {convnets.KINDS}")
@@ -150,15 +151,24 @@ class ImageTrainResult:
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Images in [-1, 1] to uint8 in {0, ..., 255}: round((x + 1) * 127.5), on the CPU."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
+    """Images in [-1, 1] to uint8 in {0, ..., 255}: round((x + 1) * 127.5), on the CPU.
+
+    A NaN has no pixel value (casting would make it black, silently): it raises ``ValueError``."""
+    x = images.detach().float()
+    if torch.isnan(x).any():
+        raise ValueError(f"images hold NaN ({int(torch.isnan(x).sum())} of {x.numel()} values): a diverged "
+                         "generator's output has no pixel values")
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 
 def image_grid(images: torch.Tensor, ncols: int = 8, pad: int = 1) -> torch.Tensor:
     """(n, 3, h, w) images (uint8, or float in [-1, 1]) tiled into one (H, W, 3) uint8 array for imshow."""
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"image_grid takes a tensor of (n, 3, h, w) images, got {type(images).__name__}")
     if images.dim() != 4 or images.shape[1] != 3 or len(images) == 0:
         raise ValueError(f"image_grid takes (n, 3, h, w) images with n > 0, got {tuple(images.shape)}")
-    if not isinstance(ncols, int) or ncols < 1 or not isinstance(pad, int) or pad < 0:
+    if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1 or isinstance(pad, bool) \
+            or not isinstance(pad, int) or pad < 0:
         raise ValueError(f"ncols must be a positive and pad a non-negative integer, got {ncols!r}, {pad!r}")
     x = images if images.dtype == torch.uint8 else to_uint8(images)
     n, _, h, w = x.shape
@@ -338,8 +348,15 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     result = ImageTrainResult(G, D, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0
     if state is not None:
-        G.load_state_dict(state["generator"])
-        D.load_state_dict(state["critic"])
+        try:
+            G.load_state_dict(state["generator"])
+            D.load_state_dict(state["critic"])
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()
+            raise _checkpoint.CheckpointError(
+                f"cannot resume from {checkpoint_path!r}: its networks do not fit the configuration's "
+                f"(size {cfg.size}, width {cfg.width}, kind {cfg.kind!r}): {first[1].strip() if len(first) > 1 else first[0]}"
+            ) from None
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         for scaler, saved in zip((scaler_g, scaler_d), state["scalers"]):
@@ -369,11 +386,19 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
             "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],
             "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
 
-    N, B = len(data), cfg.batch_size
-    if cfg.snapshots and start == 0:   # the untrained generator, on the same z as every later snapshot
+    def snapshot(step: int) -> None:   # G(z_fixed) as uint8, kept in result.samples
         G.eval()
         with torch.no_grad(), autocast():
-            result.samples.append((0, to_uint8(G(z_fixed))))
+            x = G(z_fixed)
+        G.train()
+        if not bool(torch.isfinite(x).all()):
+            raise TrainingDiverged(f"training diverged by generator step {step}: the generator outputs NaN or "
+                                   "infinite values (lower lr)", result)
+        result.samples.append((step, to_uint8(x)))
+
+    N, B = len(data), cfg.batch_size
+    if cfg.snapshots and start == 0:   # the untrained generator, on the same z as every later snapshot
+        snapshot(0)
     G.train()
     D.train()
     begin = time.perf_counter()
@@ -412,12 +437,8 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
 
         # ---- bookkeeping: samples, log, on_log, checkpoint -----------------------------------------------
         last = step == cfg.steps
-        if cfg.snapshots and (step % cfg.sample_every == 0 or last):
-            G.eval()
-            with torch.no_grad(), autocast():
-                result.samples.append((step, to_uint8(G(z_fixed))))
-            G.train()
-        if step % cfg.log_every == 0 or last:
+        logging = step % cfg.log_every == 0 or last
+        if logging:
             h = result.history
             values = {"estimate": float(real_s.detach().mean() - fake_s.detach().mean()),
                       "loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
@@ -432,13 +453,18 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                 raise TrainingDiverged(f"training diverged at generator step {step}: critic loss "
                                        f"{values['loss_d']:.4g}, generator loss {values['loss_g']:.4g} "
                                        "(lower lr, or check the data)", result)
-            if on_log is not None:
-                try:
-                    extra = on_log(result)
-                except StopTraining:
-                    extra, result.stopped = {}, True
-                for key, value in (extra or {}).items():
-                    h.setdefault(key, []).append(_number(key, value))
+        if cfg.snapshots and (step % cfg.sample_every == 0 or last):
+            snapshot(step)
+        if logging and on_log is not None:
+            try:
+                extra = on_log(result)
+            except StopTraining:
+                extra, result.stopped = {}, True
+            if extra is not None and not isinstance(extra, dict):
+                raise ValueError(f"on_log must return None or a dict of numbers, got {type(extra).__name__}: "
+                                 f"{extra!r:.80} (at generator step {step})")
+            for key, value in (extra or {}).items():
+                h.setdefault(key, []).append(_number(key, value))
         if checkpoint_path is not None and (last or result.stopped
                                             or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
             save(step, seconds_before + time.perf_counter() - begin)

@@ -44,6 +44,7 @@ _DEFAULTS = {
 }
 
 Data = Union[str, torch.Tensor, Callable[[int, torch.Generator], torch.Tensor]]
+_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def _real_sampler(data: Data) -> tuple[Callable[[int, torch.Generator], torch.Te
         dim = _data.sample(data, 1, seed=0).shape[1]
         return (lambda n, g: _data.sample(data, n, generator=g)), data, dim
     if isinstance(data, torch.Tensor):
+        if data.is_complex() or not (data.is_floating_point() or data.dtype in _INTEGER_DTYPES):
+            raise ValueError(f"data tensor must hold real numbers, got dtype {data.dtype}")
         if data.dim() != 2 or data.shape[0] == 0:
             raise ValueError(f"data tensor must have shape (n, d) with n > 0, got {tuple(data.shape)}")
         if not torch.isfinite(data).all():
@@ -176,11 +179,24 @@ def _real_sampler(data: Data) -> tuple[Callable[[int, torch.Generator], torch.Te
         return (lambda n, g: points[torch.randint(len(points), (n,), generator=g)]), None, points.shape[1]
     if callable(data):
         probe = data(2, torch.Generator().manual_seed(0))
-        if not isinstance(probe, torch.Tensor) or probe.dim() != 2:
-            raise ValueError("a data callable must return an (n, d) tensor for (n, generator)")
+        if not isinstance(probe, torch.Tensor) or probe.dim() != 2 or probe.shape[0] != 2:
+            shape = tuple(probe.shape) if isinstance(probe, torch.Tensor) else type(probe).__name__
+            raise ValueError(f"a data callable must return an (n, d) tensor for (n, generator); for n = 2 it "
+                             f"returned {shape}")
+        if probe.is_complex() or not probe.is_floating_point():
+            raise ValueError(f"the data callable must return real floating-point points, got dtype {probe.dtype}")
         if not torch.isfinite(probe).all():
             raise ValueError(f"the data callable returned NaN or Inf: {probe.tolist()}")
-        return data, None, probe.shape[1]
+        dim = probe.shape[1]
+
+        def checked(n: int, g: torch.Generator) -> torch.Tensor:   # a shape compare per batch: free
+            x = data(n, g)
+            if not isinstance(x, torch.Tensor) or tuple(x.shape) != (n, dim):
+                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise ValueError(f"the data callable returned {shape} for n = {n}; it must return ({n}, {dim})")
+            return x
+
+        return checked, None, dim
     raise ValueError(f"data must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
 
 

@@ -484,3 +484,34 @@ def test_numpy_numbers_from_the_user_become_plain_and_the_checkpoint_loads(pictu
     assert [type(v) for v in result.history["mine"]] == [float, float]
     state = load_checkpoint(path)
     assert state["config"]["lr"] == pytest.approx(1e-4) and state["history"]["count"] == [3.0, 3.0]
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(size=16.0), "size must be one of"), (dict(batch_size=1), "batch_size must be an integer >= 2"),
+    (dict(lr=True), "lr must be"), (dict(betas=("0.5", 0.9)), "betas"),
+])
+def test_bad_image_settings_are_refused_up_front(pictures, kw, match):
+    with pytest.raises(ValueError, match=match):
+        ImageTrainConfig(**kw)
+
+
+def test_nan_images_have_no_pixels_and_a_bad_on_log_return_is_named_at_the_first_log(pictures):
+    x = torch.zeros(2, 3, 4, 4)
+    x[1, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        to_uint8(x)
+    with pytest.raises(ValueError, match="NaN"):
+        image_grid(x)
+    with pytest.raises(ValueError, match=r"on_log must return None or a dict.*list.*step 1\)"):
+        run(pictures, steps=3, log_every=1, on_log=lambda r: [1, 2])
+
+
+def test_a_checkpoint_whose_weights_do_not_fit_is_a_clear_error(pictures, tmp_path):
+    path = tmp_path / "c.pt"
+    run(pictures, steps=2, checkpoint_path=path)
+    state = load_checkpoint(path)
+    first = next(iter(state["generator"]))
+    state["generator"][first] = torch.zeros(1)          # a tampered or foreign file with the right config
+    save_checkpoint(path, state)
+    with pytest.raises(CheckpointError, match="networks do not fit the configuration"):
+        run(pictures, steps=4, checkpoint_path=path, resume=True)

@@ -434,3 +434,19 @@ def test_integer_betas_and_numpy_rates_train_as_plain_floats():
     result = train("8gaussians", betas=(0, 0.9), steps=2, width=8, depth=1, batch_size=16, log_every=1,
                    eval_samples=0, progress=False)
     assert len(result.history["step"]) == 2
+
+
+def test_a_sampler_that_ignores_n_is_refused_at_the_first_bad_batch():
+    two_rows = lambda n, g: torch.randn(2, 2, generator=g)   # right for the probe (n = 2), wrong after
+    with pytest.raises(ValueError, match=r"returned \(2, 2\) for n = 16; it must return \(16, 2\)"):
+        train(two_rows, steps=2, width=8, depth=1, batch_size=16, log_every=1, eval_samples=0, progress=False)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (torch.randn(10, 2, dtype=torch.complex64), "real numbers"),
+    (lambda n, g: torch.randn(n, 2, dtype=torch.complex64, generator=g), "real floating-point"),
+    (lambda n, g: [[0.0, 0.0]] * n, r"returned list"),
+])
+def test_complex_or_non_tensor_data_is_refused(bad, match):
+    with pytest.raises(ValueError, match=match):
+        train(bad, steps=1, width=8, depth=1, batch_size=4, log_every=1, eval_samples=0, progress=False)
