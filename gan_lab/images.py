@@ -95,6 +95,8 @@ class ImageTrainConfig:
         integer("batch_size", 2)   # the generator's batch norm needs two samples to normalise over
         for name in ("seed", "snapshots", "checkpoint_every"):
             integer(name, 0)
+        if self.seed > settings.SEED_LIMIT:
+            raise ValueError(f"seed must be below 2**63 (torch's generators take no larger), got {self.seed!r}")
         if type(self.size) is not int or self.size not in convnets.SIZES:
             raise ValueError(f"size must be one of {convnets.SIZES}, got {self.size!r}")
         if self.kind not in convnets.KINDS:

@@ -102,6 +102,8 @@ class TrainConfig:
         positive_int("eval_samples", 0)
         positive_int("snapshots", 0)
         positive_int("seed", 0)
+        if self.seed > settings.SEED_LIMIT:
+            raise ValueError(f"seed must be below 2**63 (torch's generators take no larger), got {self.seed!r}")
         for name in ("lr_g", "lr_d", "clip"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:

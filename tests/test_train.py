@@ -450,3 +450,12 @@ def test_a_sampler_that_ignores_n_is_refused_at_the_first_bad_batch():
 def test_complex_or_non_tensor_data_is_refused(bad, match):
     with pytest.raises(ValueError, match=match):
         train(bad, steps=1, width=8, depth=1, batch_size=4, log_every=1, eval_samples=0, progress=False)
+
+
+def test_a_seed_torch_cannot_take_is_refused_by_the_config():
+    from gan_lab.images import ImageTrainConfig
+    with pytest.raises(ValueError, match="seed must be below 2\\*\\*63"):
+        TrainConfig(seed=2**63).resolved()
+    with pytest.raises(ValueError, match="seed must be below 2\\*\\*63"):
+        ImageTrainConfig(seed=2**64)
+    assert TrainConfig(seed=2**63 - 1).resolved().seed == 2**63 - 1
