@@ -2,12 +2,17 @@
 # what is missing (.venv, offline assets, Chromium) and takes seconds when everything is there.
 #
 #   make book   build the book into _build/html at GAN_LAB_BUDGET (default: book), executing every notebook
+#               (REUSE=1: load finished training runs from gan_lab.runs' cache instead of retraining them)
 #   make test   unit tests + every notebook under nbval + checks on the built book, at the quick budget
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
 GAN_LAB_BUDGET ?= book
+# Finished training runs are cached (gan_lab.runs); the published build and the tests train everything
+# anyway, unless `make book REUSE=1` asks to load what an identical earlier run (same settings, budget,
+# seed offset and gan_lab code) finished.
+REUSE ?= 0
 
 .PHONY: book test
 
@@ -18,12 +23,12 @@ BOOK_CONFIG := $(if $(filter full,$(GAN_LAB_BUDGET)),$(FULL_CONFIG),_config.yml)
 
 book: $(BOOK_CONFIG)
 	@bash scripts/setup.sh
-	GAN_LAB_BUDGET=$(GAN_LAB_BUDGET) $(VENV)/bin/jupyter-book build . --config $(BOOK_CONFIG) -W -n --keep-going
+	GAN_LAB_BUDGET=$(GAN_LAB_BUDGET) GAN_LAB_REUSE=$(REUSE) $(VENV)/bin/jupyter-book build . --config $(BOOK_CONFIG) -W -n --keep-going
 	@echo "Book built at budget '$(GAN_LAB_BUDGET)': $(CURDIR)/_build/html/index.html"
 
 test:
 	@bash scripts/setup.sh
-	GAN_LAB_BUDGET=quick $(VENV)/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env
+	GAN_LAB_BUDGET=quick GAN_LAB_REUSE=0 $(VENV)/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env
 
 $(FULL_CONFIG): _config.yml
 	@mkdir -p $(dir $@)

@@ -1,0 +1,218 @@
+"""Where training runs live, and a cache of finished ones, so re-running a notebook cell loads instead of training.
+
+    result = runs.cached(gl.train, "8gaussians", seed=0, steps=2000)      # trains once, then loads
+    result = runs.cached(gl.images.train_images, train_x, config)          # the same for images
+
+A finished run is stored under a *key*: the SHA-256 of the training function's name, every argument (tensors
+by their bytes), the budget, the seed offset, the torch version and the package's code version
+(``code_version()``: a hash of every ``gan_lab`` source file). Changing any setting, or any line of gan_lab,
+gives another key, so the run trains again: a cached result can never be stale. Each entry is a checkpoint
+file (``gan_lab.checkpoint``: atomic, ``weights_only`` loading) plus its own SHA-256; an entry whose bytes do
+not match, or that cannot be read, is reported, deleted and retrained, never loaded.
+
+``GAN_LAB_REUSE`` decides: unset or ``1`` (a student re-running a cell) loads finished runs; ``0`` (what
+``make book`` and ``make test`` set, unless ``make book REUSE=1``) always trains, and stores the result
+for later. Runs live in ``run_dir()``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+
+from . import checkpoint, images, nets, settings
+from .train import TrainConfig, TrainResult, train, train_seeds
+
+__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "CACHEABLE"]
+
+_PACKAGE = Path(__file__).resolve().parent
+DRIVE = Path("/content/drive/MyDrive")     # where Colab mounts Google Drive
+
+
+def run_dir() -> Path:
+    """Where checkpoints and finished runs go: ``GAN_LAB_RUN_DIR`` if set; on Colab with Google Drive mounted,
+    ``MyDrive/gan-lab-runs`` (it survives a disconnect); else ``$XDG_CACHE_HOME/gan_lab/runs`` (default
+    ``~/.cache/gan_lab/runs``). The folder is created."""
+    forced = os.environ.get("GAN_LAB_RUN_DIR", "").strip()
+    if forced:
+        path = Path(forced).expanduser()
+    elif DRIVE.is_dir():
+        path = DRIVE / "gan-lab-runs"
+    else:
+        path = Path(os.environ.get("XDG_CACHE_HOME", "") or Path.home() / ".cache") / "gan_lab" / "runs"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"run directory {str(path)!r} cannot be created ({err.strerror}); "
+                         "set GAN_LAB_RUN_DIR to a writable folder") from None
+    return path
+
+
+def code_version() -> str:
+    """The first 16 hex digits of a SHA-256 over every ``gan_lab/**/*.py`` file (path and bytes)."""
+    h = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        h.update(str(path.relative_to(_PACKAGE)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def reuse() -> bool:
+    """Whether ``cached`` may load a finished run: ``GAN_LAB_REUSE`` unset or ``1``; ``0`` always trains."""
+    raw = os.environ.get("GAN_LAB_REUSE", "").strip()
+    if raw not in ("", "0", "1"):
+        raise ValueError(f"GAN_LAB_REUSE={raw!r} must be 0 or 1")
+    return raw != "0"
+
+
+def _canonical(value: Any, where: str) -> Any:
+    """A JSON-able description of an argument, exact enough that two different arguments never share it."""
+    if value is None or type(value) in (bool, int, str):
+        return value
+    if type(value) is float or isinstance(value, np.floating):
+        return {"float": float(value).hex()}
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous()
+        digest = hashlib.sha256(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest()
+        return {"tensor": [str(t.dtype), list(t.shape), digest]}
+    if isinstance(value, np.ndarray):
+        return _canonical(torch.from_numpy(np.ascontiguousarray(value)), where)
+    if isinstance(value, (list, tuple)):
+        return [type(value).__name__, [_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]]
+    if isinstance(value, dict):
+        return {"dict": [[_canonical(k, where), _canonical(v, f"{where}[{k!r}]")] for k, v in sorted(value.items())]}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {type(value).__name__: _canonical(asdict(value), where)}
+    if isinstance(value, torch.device):
+        return {"device": str(value)}
+    raise ValueError(f"{where} is a {type(value).__name__}, which cannot be part of a cached run's key "
+                     "(callables, modules and open files have no stable identity): call the function directly")
+
+
+CACHEABLE = {"train": train, "train_seeds": train_seeds, "train_images": images.train_images}
+
+
+def _name_of(fn: Callable) -> str:
+    for name, known in CACHEABLE.items():
+        if fn is known:
+            return name
+    raise ValueError(f"runs.cached can cache {sorted(CACHEABLE)} from gan_lab, not {fn!r}")
+
+
+def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
+    """The cache key of ``fn(*args, **kwargs)``: a SHA-256 over the call, the budget, the seed offset, the
+    torch version and ``code_version()``."""
+    name = _name_of(fn)
+    for bad in ("on_log", "generator", "critic", "checkpoint_path", "resume"):
+        if kwargs.get(bad) is not None and kwargs.get(bad) is not False:
+            raise ValueError(f"runs.cached cannot cache a call with {bad}=...: its effect is not in the key; "
+                             "call the function directly")
+    described = {"fn": name, "args": _canonical(list(args), "args"), "kwargs": _canonical(kwargs, "kwargs"),
+                 "budget": settings.budget(), "seed_offset": settings.seed_offset(), "torch": torch.__version__,
+                 "code": code_version()}
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+
+# ---- a finished result as a checkpoint state, and back -------------------------------------------------------
+
+def _cpu_state_dict(module: torch.nn.Module) -> dict:
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
+def _train_state(r: TrainResult) -> dict:
+    return {"config": asdict(r.config), "data_dim": int(r.generator.out_dim),
+            "generator": _cpu_state_dict(r.generator), "critic": _cpu_state_dict(r.critic), "history": r.history,
+            "seconds": float(r.seconds), "snapshots": [[int(s), x] for s, x in r.snapshots],
+            "diverged": r.diverged, "stopped": bool(r.stopped)}
+
+
+def _train_restore(s: dict) -> TrainResult:
+    cfg = TrainConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
+    G = nets.generator(s["data_dim"], cfg.noise_dim, width=cfg.width, depth=cfg.depth)
+    D = nets.critic(s["data_dim"], width=cfg.width, depth=cfg.depth)
+    G.load_state_dict(s["generator"])
+    D.load_state_dict(s["critic"])
+    dev = settings.device()
+    return TrainResult(G.to(dev), D.to(dev), cfg, s["history"], s["seconds"],
+                             [(int(st), x) for st, x in s["snapshots"]], s["diverged"], s["stopped"])
+
+
+def _images_state(r: images.ImageTrainResult) -> dict:
+    return {"config": asdict(r.config), "generator": _cpu_state_dict(r.generator), "critic": _cpu_state_dict(r.critic),
+            "history": r.history, "samples": [[int(st), x] for st, x in r.samples], "seconds": float(r.seconds),
+            "start_step": int(r.start_step), "stopped": bool(r.stopped)}
+
+
+def _images_restore(s: dict) -> images.ImageTrainResult:
+    from . import convnets
+    cfg = images.ImageTrainConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
+    G = convnets.Generator(cfg.noise_dim, cfg.size, cfg.width, cfg.kind)
+    D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
+    G.load_state_dict(s["generator"])
+    D.load_state_dict(s["critic"])
+    dev = settings.device()
+    return images.ImageTrainResult(G.to(dev), D.to(dev), cfg, s["history"], [(int(st), x) for st, x in s["samples"]],
+                                   s["seconds"], s["start_step"], s["stopped"])
+
+
+def _state(name: str, result: Any) -> dict:
+    if name == "train_seeds":
+        return {"runs": [_train_state(r) for r in result]}
+    return _train_state(result) if name == "train" else _images_state(result)
+
+
+def _restore(name: str, state: dict) -> Any:
+    if name == "train_seeds":
+        return [_train_restore(s) for s in state["runs"]]
+    return _train_restore(state) if name == "train" else _images_restore(state)
+
+
+# ---- the cache -----------------------------------------------------------------------------------------------
+
+def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` for ``fn`` in ``train``, ``train_seeds``, ``train_images``, loaded from
+    ``run_dir()`` when the same call finished before under the same budget, seed offset and code (and
+    ``reuse()``), else run and stored. Bad arguments raise ``ValueError`` before any work, as ``fn`` would.
+
+    The result is the one ``fn`` returned when it ran, with its networks on ``settings.device()``; its
+    ``seconds`` are the original training time. A corrupted entry (bytes that do not match their SHA-256, or
+    a file ``load_checkpoint`` refuses) is deleted with a warning and the run trains again."""
+    name = _name_of(fn)
+    key = run_key(fn, *args, **kwargs)
+    folder = run_dir()
+    path, digest_path = folder / f"{name}-{key}.pt", folder / f"{name}-{key}.sha256"
+    if reuse() and path.exists():
+        try:
+            want = digest_path.read_text().strip()
+            got = hashlib.sha256(path.read_bytes()).hexdigest()
+            if got != want:
+                raise checkpoint.CheckpointError(f"{path.name}: SHA-256 {got[:12]}... does not match {want[:12]}...")
+            state = checkpoint.load_checkpoint(path)
+            if state.get("fn") != name or state.get("key") != key:
+                raise checkpoint.CheckpointError(f"{path.name} holds another run ({state.get('fn')!r})")
+            return _restore(name, state["result"])
+        except (OSError, checkpoint.CheckpointError, KeyError, TypeError, RuntimeError, ValueError) as err:
+            warnings.warn(f"cached run {path.name} is unreadable or corrupted ({err}); training again",
+                          RuntimeWarning, stacklevel=2)
+            for p in (path, digest_path):
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+    result = fn(*args, **kwargs)
+    state = {"fn": name, "key": key, "result": _state(name, result)}
+    checkpoint.save_checkpoint(path, state)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    tmp = digest_path.with_name(digest_path.name + ".tmp")
+    tmp.write_text(digest + "\n")
+    os.replace(tmp, digest_path)
+    return result

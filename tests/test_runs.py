@@ -1,0 +1,151 @@
+"""gan_lab.runs: the run folder, and a cache of finished runs that is never stale and never loads garbage."""
+import importlib
+
+import pytest
+import torch
+
+from gan_lab import data, images, runs
+
+train = importlib.import_module("gan_lab.train")   # the module (gan_lab.train is also the function)
+
+TOY = dict(steps=3, width=8, depth=1, batch_size=16, log_every=1, eval_samples=50, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAN_LAB_RUN_DIR", str(tmp_path / "runs"))
+    monkeypatch.delenv("GAN_LAB_REUSE", raising=False)
+    monkeypatch.delenv("GAN_LAB_SEED_OFFSET", raising=False)
+    monkeypatch.setenv("GAN_LAB_BUDGET", "quick")
+    return tmp_path / "runs"
+
+
+def no_training(*args, **kwargs):
+    pytest.fail("trained although a finished run was cached")
+
+
+def learned(history):
+    """The history without wall times (a retrained run learns the same, in other seconds)."""
+    return {k: v for k, v in history.items() if k != "seconds"}
+
+
+def entries(folder):
+    return sorted(p.name.rsplit(".", 1)[1] for p in folder.iterdir())
+
+
+def test_a_finished_run_is_loaded_instead_of_trained(folder, monkeypatch):
+    first = runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    assert entries(folder) == ["pt", "sha256"]
+    monkeypatch.setattr(train, "_train_stack", no_training)
+    again = runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    assert again.history == first.history and again.config == first.config
+    for p, q in zip(first.generator.state_dict().values(), again.generator.state_dict().values()):
+        assert torch.equal(p.cpu(), q.cpu())
+    assert torch.equal(first.sample(5, seed=0), again.sample(5, seed=0))
+
+
+@pytest.mark.parametrize("change", ["setting", "budget", "offset", "code", "data"])
+def test_any_change_trains_again(folder, monkeypatch, change):
+    runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    kwargs, dataset = dict(TOY), "8gaussians"
+    if change == "setting":
+        kwargs["steps"] = 4
+    elif change == "budget":
+        monkeypatch.setenv("GAN_LAB_BUDGET", "book")
+    elif change == "offset":
+        monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "3")
+    elif change == "code":   # an edit to any gan_lab source file changes the code version
+        monkeypatch.setattr(runs, "code_version", lambda: "0123456789abcdef")
+    else:
+        dataset = data.sample("8gaussians", 100, seed=0)
+    calls = []
+    real = train._train_stack
+    monkeypatch.setattr(train, "_train_stack", lambda *a, **k: calls.append(1) or real(*a, **k))
+    runs.cached(train.train, dataset, seed=1, **kwargs)
+    assert calls == [1] and len(list(folder.glob("*.pt"))) == 2
+
+
+def test_the_code_version_follows_the_source(tmp_path, monkeypatch):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(runs, "_PACKAGE", pkg)
+    before = runs.code_version()
+    (pkg / "a.py").write_text("x = 2\n")
+    assert runs.code_version() != before
+
+
+@pytest.mark.parametrize("damage", ["flip a byte", "truncate", "wrong digest"])
+def test_a_corrupted_entry_is_retrained_never_loaded(folder, monkeypatch, damage):
+    first = runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    pt = next(folder.glob("*.pt"))
+    raw = bytearray(pt.read_bytes())
+    if damage == "flip a byte":
+        raw[len(raw) // 2] ^= 0xFF
+        pt.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        pt.write_bytes(bytes(raw[: len(raw) // 3]))
+    else:
+        next(folder.glob("*.sha256")).write_text("0" * 64 + "\n")
+    with pytest.warns(RuntimeWarning, match="corrupted"):
+        again = runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    assert learned(again.history) == learned(first.history)
+    monkeypatch.setattr(train, "_train_stack", no_training)
+    assert runs.cached(train.train, "8gaussians", seed=1, **TOY).history == again.history   # healed: loads
+
+
+def test_reuse_0_always_trains_and_a_bad_value_is_refused(folder, monkeypatch):
+    runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    monkeypatch.setenv("GAN_LAB_REUSE", "0")
+    calls = []
+    real = train._train_stack
+    monkeypatch.setattr(train, "_train_stack", lambda *a, **k: calls.append(1) or real(*a, **k))
+    runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    assert calls == [1]
+    monkeypatch.setenv("GAN_LAB_REUSE", "yes")
+    with pytest.raises(ValueError, match="GAN_LAB_REUSE='yes'"):
+        runs.cached(train.train, "8gaussians", seed=1, **TOY)
+
+
+def test_batched_seeds_and_image_runs_round_trip(folder, monkeypatch):
+    seeds = runs.cached(train.train_seeds, "8gaussians", seeds=[0, 1], **TOY)
+    pictures = data.to_tensor(data.shapes_dataset(data.SHAPES_TRAIN, 2, size=16, seed=0)[0])
+    cfg = images.ImageTrainConfig(size=16, width=8, batch_size=4, n_critic=1, steps=2, log_every=1, snapshots=2,
+                                  sample_every=1, progress=False)
+    pic = runs.cached(images.train_images, pictures, cfg, device="cpu")
+    monkeypatch.setattr(train, "_train_stack", no_training)
+    monkeypatch.setattr(images.losses, "gradient_penalty", no_training)
+    again = runs.cached(train.train_seeds, "8gaussians", seeds=[0, 1], **TOY)
+    assert [r.history for r in again] == [r.history for r in seeds]
+    pic2 = runs.cached(images.train_images, pictures, cfg, device="cpu")
+    assert pic2.history == pic.history and all(torch.equal(a[1], b[1]) for a, b in zip(pic.samples, pic2.samples))
+    assert torch.equal(pic.sample(3, seed=1), pic2.sample(3, seed=1))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(on_log=lambda r: None), "on_log"), (dict(generator=torch.nn.Linear(2, 2)), "generator"),
+])
+def test_calls_whose_effect_is_not_in_the_key_are_refused(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        runs.cached(train.train, "8gaussians", **TOY, **kwargs)
+    with pytest.raises(ValueError, match="can cache"):
+        runs.cached(print, "x")
+    with pytest.raises(ValueError, match="callable|function"):
+        runs.cached(train.train, lambda n, g: torch.randn(n, 2, generator=g), **TOY)
+
+
+def test_the_run_folder_is_drive_on_colab_and_a_cache_folder_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.delenv("GAN_LAB_RUN_DIR")
+    monkeypatch.setattr(runs, "DRIVE", tmp_path / "nodrive")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert runs.run_dir() == tmp_path / "cache" / "gan_lab" / "runs" and runs.run_dir().is_dir()
+    drive = tmp_path / "drive" / "MyDrive"
+    drive.mkdir(parents=True)
+    monkeypatch.setattr(runs, "DRIVE", drive)
+    assert runs.run_dir() == drive / "gan-lab-runs"
+    monkeypatch.setenv("GAN_LAB_RUN_DIR", str(tmp_path / "mine"))
+    assert runs.run_dir() == tmp_path / "mine"
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("GAN_LAB_RUN_DIR", str(tmp_path / "file" / "sub"))
+    with pytest.raises(ValueError, match="cannot be created"):
+        runs.run_dir()
