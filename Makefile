@@ -14,16 +14,27 @@ GAN_LAB_BUDGET ?= book
 # seed offset and gan_lab code) finished.
 REUSE ?= 0
 
-.PHONY: book test
+.PHONY: book test FORCE
 
 # At the full budget a cell trains at the papers' scale (chapter 6: 20,000 generator steps at 64 px), so the
 # build uses a copy of _config.yml without the per-cell time limit.
 FULL_CONFIG := _build/_config.full.yml
 BOOK_CONFIG := $(if $(filter full,$(GAN_LAB_BUDGET)),$(FULL_CONFIG),_config.yml)
 
+# REUSE=1 also keeps executed notebooks in a cache whose folder is named by everything that can change an
+# output besides the code cells (which jupyter-cache keys on): the budget, the seed offset, the installed
+# environment (setup's stamp) and a hash of every gan_lab source file. A prose edit then re-executes nothing,
+# an edit to one chapter's code re-executes that chapter, and a package edit or another budget starts afresh.
+CODE_VERSION = $(shell find gan_lab -name '*.py' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+ENV_VERSION = $(shell cut -c1-12 $(VENV)/.gan-lab-setup 2>/dev/null || echo none)
+EXEC_CACHE = $(CURDIR)/_build/.jupyter_cache/$(GAN_LAB_BUDGET)-offset$(or $(GAN_LAB_SEED_OFFSET),0)-env$(ENV_VERSION)-code$(CODE_VERSION)
+REUSE_CONFIG := _build/_config.reuse.yml
+BUILD_CONFIG := $(if $(filter 1,$(REUSE)),$(REUSE_CONFIG),$(BOOK_CONFIG))
+
 book: $(BOOK_CONFIG)
 	@bash scripts/setup.sh
-	GAN_LAB_BUDGET=$(GAN_LAB_BUDGET) GAN_LAB_REUSE=$(REUSE) $(VENV)/bin/jupyter-book build . --config $(BOOK_CONFIG) -W -n --keep-going
+	@$(MAKE) -s $(BUILD_CONFIG) GAN_LAB_BUDGET=$(GAN_LAB_BUDGET) REUSE=$(REUSE)
+	GAN_LAB_BUDGET=$(GAN_LAB_BUDGET) GAN_LAB_REUSE=$(REUSE) $(VENV)/bin/jupyter-book build . --config $(BUILD_CONFIG) -W -n --keep-going
 	@echo "Book built at budget '$(GAN_LAB_BUDGET)': $(CURDIR)/_build/html/index.html"
 
 test:
@@ -34,3 +45,8 @@ $(FULL_CONFIG): _config.yml
 	@mkdir -p $(dir $@)
 	sed 's/^  timeout: [0-9][0-9]*/  timeout: -1/' $< > $@.tmp
 	grep -q '^  timeout: -1' $@.tmp && mv $@.tmp $@
+
+$(REUSE_CONFIG): $(BOOK_CONFIG) FORCE
+	@mkdir -p $(dir $@)
+	sed 's|^  execute_notebooks: force|  execute_notebooks: cache\n  cache: $(EXEC_CACHE)|' $< > $@.tmp
+	grep -q '^  execute_notebooks: cache' $@.tmp && mv $@.tmp $@

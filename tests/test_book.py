@@ -155,6 +155,38 @@ def test_full_budget_build_lifts_the_cell_time_limit_and_changes_nothing_else(tm
     assert "--config _build/_config.full.yml" in dry.stdout, dry.stdout
 
 
+def _reuse_cache_path(tree: Path, **variables: str) -> str:
+    args = [f"{k}={v}" for k, v in variables.items()]
+    made = subprocess.run(["make", "-s", "_build/_config.reuse.yml", "REUSE=1", *args], cwd=tree,
+                          capture_output=True, text=True, timeout=60)
+    assert made.returncode == 0, made.stderr
+    config = yaml.safe_load((tree / "_build" / "_config.reuse.yml").read_text())
+    assert config["execute"]["execute_notebooks"] == "cache"
+    return config["execute"]["cache"]
+
+
+def test_reuse_builds_cache_executions_under_a_key_that_cannot_go_stale(tmp_path):
+    """`make book REUSE=1` caches executed notebooks (jupyter-cache keys on code cells only), in a folder named
+    by the budget, the seed offset, the environment and gan_lab's code: any of them changing starts afresh."""
+    for name in ("Makefile", "_config.yml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "gan_lab", tmp_path / "gan_lab", ignore=shutil.ignore_patterns("__pycache__"))
+    base = _reuse_cache_path(tmp_path, GAN_LAB_BUDGET="book")
+    assert "book-offset0-" in base and base == _reuse_cache_path(tmp_path, GAN_LAB_BUDGET="book")
+    assert _reuse_cache_path(tmp_path, GAN_LAB_BUDGET="quick") != base
+    assert _reuse_cache_path(tmp_path, GAN_LAB_BUDGET="book", GAN_LAB_SEED_OFFSET="1000") != base
+    with open(tmp_path / "gan_lab" / "losses.py", "a") as f:
+        f.write("\n# an edit to the package\n")
+    assert _reuse_cache_path(tmp_path, GAN_LAB_BUDGET="book") != base
+    reuse = yaml.safe_load((tmp_path / "_build" / "_config.reuse.yml").read_text())
+    plain = yaml.safe_load((ROOT / "_config.yml").read_text())
+    reuse["execute"].pop("cache")
+    reuse["execute"]["execute_notebooks"] = "force"
+    assert reuse == plain, "the reuse config may differ from _config.yml only in the execution cache"
+    dry = subprocess.run(["make", "-n", "book"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "--config _config.yml" in dry.stdout and "GAN_LAB_REUSE=0" in dry.stdout, dry.stdout
+
+
 def test_no_notebook_sets_its_own_execution_timeout():
     """A notebook's own mystnb timeout would override the full-budget build's lifted limit."""
     import json
