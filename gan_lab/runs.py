@@ -30,7 +30,8 @@ import torch
 from . import checkpoint, images, nets, settings
 from .train import TrainConfig, TrainResult, train, train_seeds
 
-__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "CACHEABLE"]
+__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "CACHEABLE", "result_state", "restore_result",
+           "save_result", "load_result"]
 
 _PACKAGE = Path(__file__).resolve().parent
 DRIVE = Path("/content/drive/MyDrive")     # where Colab mounts Google Drive
@@ -164,16 +165,54 @@ def _images_restore(s: dict) -> images.ImageTrainResult:
                                    s["seconds"], s["start_step"], s["stopped"])
 
 
-def _state(name: str, result: Any) -> dict:
-    if name == "train_seeds":
-        return {"runs": [_train_state(r) for r in result]}
-    return _train_state(result) if name == "train" else _images_state(result)
+def _kind(result: Any) -> str:
+    if isinstance(result, images.ImageTrainResult):
+        return "train_images"
+    if isinstance(result, TrainResult):
+        return "train"
+    if isinstance(result, list) and result and all(isinstance(r, TrainResult) for r in result):
+        return "train_seeds"
+    raise ValueError(f"not a gan_lab training result: {type(result).__name__}")
 
 
-def _restore(name: str, state: dict) -> Any:
-    if name == "train_seeds":
+def result_state(result: Any) -> dict:
+    """A finished ``TrainResult``, list of them (``train_seeds``) or ``ImageTrainResult`` as a checkpoint
+    state (plain containers and CPU tensors), tagged with its kind; ``restore_result`` inverts it."""
+    kind = _kind(result)
+    if kind == "train_seeds":
+        return {"kind": kind, "runs": [_train_state(r) for r in result]}
+    return {"kind": kind, **(_train_state(result) if kind == "train" else _images_state(result))}
+
+
+def restore_result(state: dict) -> Any:
+    """The result that ``result_state`` described, with fresh networks (on ``settings.device()``)."""
+    kind = state.get("kind")
+    if kind == "train_seeds":
         return [_train_restore(s) for s in state["runs"]]
-    return _train_restore(state) if name == "train" else _images_restore(state)
+    if kind == "train":
+        return _train_restore(state)
+    if kind == "train_images":
+        return _images_restore(state)
+    raise checkpoint.CheckpointError(f"not a gan_lab result state (kind {kind!r})")
+
+
+def save_result(path: "str | os.PathLike[str]", result: Any, **meta: Any) -> None:
+    """Write a finished result to ``path`` (atomically, ``gan_lab.checkpoint``), with plain ``meta`` entries
+    (e.g. the data set's name) beside it."""
+    checkpoint.save_checkpoint(path, {"result": result_state(result), "meta": meta})
+
+
+def load_result(path: "str | os.PathLike[str]") -> tuple[Any, dict]:
+    """``(result, meta)`` as ``save_result`` wrote them. A file that is not a saved result raises
+    ``CheckpointError`` naming it."""
+    state = checkpoint.load_checkpoint(path)
+    if not isinstance(state.get("result"), dict) or "kind" not in state["result"]:
+        raise checkpoint.CheckpointError(f"{os.fspath(path)!r} is a gan_lab checkpoint but not a finished run "
+                                         f"(keys {sorted(state)})")
+    try:
+        return restore_result(state["result"]), dict(state.get("meta") or {})
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise checkpoint.CheckpointError(f"{os.fspath(path)!r} holds a run this gan_lab cannot rebuild: {err}") from None
 
 
 # ---- the cache -----------------------------------------------------------------------------------------------
@@ -199,7 +238,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             state = checkpoint.load_checkpoint(path)
             if state.get("fn") != name or state.get("key") != key:
                 raise checkpoint.CheckpointError(f"{path.name} holds another run ({state.get('fn')!r})")
-            return _restore(name, state["result"])
+            return restore_result(state["result"])
         except (OSError, checkpoint.CheckpointError, KeyError, TypeError, RuntimeError, ValueError) as err:
             warnings.warn(f"cached run {path.name} is unreadable or corrupted ({err}); training again",
                           RuntimeWarning, stacklevel=2)
@@ -209,7 +248,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
                 except OSError:
                     pass
     result = fn(*args, **kwargs)
-    state = {"fn": name, "key": key, "result": _state(name, result)}
+    state = {"fn": name, "key": key, "result": result_state(result)}
     checkpoint.save_checkpoint(path, state)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     tmp = digest_path.with_name(digest_path.name + ".tmp")
