@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -30,7 +30,8 @@ import torch
 from . import checkpoint, images, nets, settings
 from .train import TrainConfig, TrainResult, train, train_seeds
 
-__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "CACHEABLE", "result_state", "restore_result",
+__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "checkpoint_path", "CACHEABLE", "result_state",
+           "restore_result",
            "save_result", "load_result"]
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -121,6 +122,21 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
                  "budget": settings.budget(), "seed_offset": settings.seed_offset(), "torch": torch.__version__,
                  "code": code_version()}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def checkpoint_path(name: str, pictures: torch.Tensor, config: "images.ImageTrainConfig") -> Path:
+    """Where an image run saves its checkpoint so that re-running the cell (after a Colab disconnect, say)
+    continues it: ``run_dir()/<name>-<key>.pt``, the key made like ``run_key`` from the images and the
+    config, but without the fields a resume may change (``images.RESUMABLE_FIELDS``: steps, ...), so a
+    longer run continues a shorter one. With ``GAN_LAB_REUSE=0`` (``make book``) an existing file is
+    deleted first: the published build trains from scratch."""
+    if not isinstance(config, images.ImageTrainConfig):
+        raise ValueError(f"config must be an ImageTrainConfig, got {type(config).__name__}")
+    base = replace(config, **{f: getattr(images.ImageTrainConfig(), f) for f in images.RESUMABLE_FIELDS})
+    path = run_dir() / f"{name}-{run_key(images.train_images, pictures, base)}.pt"
+    if not reuse() and path.exists():
+        path.unlink()
+    return path
 
 
 # ---- a finished result as a checkpoint state, and back -------------------------------------------------------

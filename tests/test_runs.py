@@ -149,3 +149,20 @@ def test_the_run_folder_is_drive_on_colab_and_a_cache_folder_elsewhere(tmp_path,
     monkeypatch.setenv("GAN_LAB_RUN_DIR", str(tmp_path / "file" / "sub"))
     with pytest.raises(ValueError, match="cannot be created"):
         runs.run_dir()
+
+
+def test_an_image_runs_checkpoint_lives_in_the_run_folder_and_a_rerun_resumes_it(folder, monkeypatch):
+    pictures = data.to_tensor(data.shapes_dataset(data.SHAPES_TRAIN, 2, size=16, seed=0)[0])
+    cfg = images.ImageTrainConfig(size=16, width=8, batch_size=4, n_critic=1, steps=2, log_every=1, snapshots=0,
+                                  progress=False)
+    path = runs.checkpoint_path("ch06", pictures, cfg)
+    assert path.parent == folder and path.name.startswith("ch06-")
+    first = images.train_images(pictures, cfg, checkpoint_path=path, resume="auto", device="cpu")
+    from dataclasses import replace
+    longer = replace(cfg, steps=4)
+    assert runs.checkpoint_path("ch06", pictures, longer) == path      # more steps continue the same run
+    again = images.train_images(pictures, longer, checkpoint_path=path, resume="auto", device="cpu")
+    assert again.start_step == 2 and again.history["step"][:2] == first.history["step"]
+    assert runs.checkpoint_path("ch06", pictures, replace(cfg, lr=2e-4)) != path   # another run
+    monkeypatch.setenv("GAN_LAB_REUSE", "0")                           # the published build starts afresh
+    assert runs.checkpoint_path("ch06", pictures, cfg) == path and not path.exists()
