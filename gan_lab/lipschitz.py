@@ -10,7 +10,12 @@ between two fixed distributions and measures what the constraint did to them:
 - ``layer_gradient_norms``: ||dL/dz_l|| for every layer l of an MLP critic, L = E_Q f - E_P f, z_l the
   l-th linear layer's output (or ``wrt="weights"``: ||dL/dW_l||);
 - ``weight_values`` and ``fraction_at_bounds``: the critic's weights, and the share of them sitting at +-c;
-- ``falloff``: how often f falls when one steps off the data: how much of its structure f resolves.
+- ``falloff``: how often f falls when one steps off the data: how much of its structure f resolves;
+- ``clip_lipschitz_bound`` and ``matched_clip``: the bound K(c) that clipping at c puts on an MLP critic's
+  Lipschitz constant, and the c that gives a critic of another width the same K(c);
+- ``spectral_bound``: prod_l ||W_l||_2, the tighter bound a given critic's weights give;
+- ``interpolate_norms``: ||grad f(x_hat)||_2 at the interpolates x_hat where WGAN-GP's penalty looks;
+- ``initial_critic``: the untrained critic ``fit_critic`` starts from.
 
 P and Q are given as in ``gan_lab.train``: a data-set name, an (n, d) tensor, or a sampler (n, generator).
 """
@@ -26,8 +31,9 @@ from torch import nn
 from . import estimate, losses, nets, settings
 from .train import Data, _real_sampler
 
-__all__ = ["fit_critic", "CriticFit", "layer_gradient_norms", "weight_values", "fraction_at_bounds",
-           "falloff", "spectral_bound", "CONSTRAINTS"]
+__all__ = ["fit_critic", "CriticFit", "initial_critic", "layer_gradient_norms", "weight_values",
+           "fraction_at_bounds", "falloff", "spectral_bound", "clip_lipschitz_bound", "matched_clip",
+           "interpolate_norms", "CONSTRAINTS"]
 
 CONSTRAINTS = ("clip", "penalty")
 
@@ -72,8 +78,8 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
       (lambda = ``penalty_weight``; ``one_sided=True`` penalises only norms above 1), with x_hat on random
       segments between a P and a Q sample, as in WGAN-GP. ``lr`` defaults to 1e-4.
 
-    The critic is ``nets.critic(d, width=width, depth=depth)``, built right after
-    ``seed_everything(seed)``, unless ``critic`` is given (it is then trained in place).
+    The critic is ``initial_critic(d, width=width, depth=depth, seed=seed)`` (``nets.critic`` built right
+    after ``seed_everything(seed)``), unless ``critic`` is given (it is then trained in place).
     The WGAN paper trained its clipped critics with RMSProp; Adam is used for both here, which changes how
     fast the weights travel, not where clipping lets them go.
     """
@@ -105,8 +111,11 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
         raise ValueError(f"real is {dim_p}-D but fake is {dim_q}-D")
     dev = settings.resolve_device(device)
 
-    settings.seed_everything(seed)
-    f = critic if critic is not None else nets.critic(dim_p, width=width, depth=depth)
+    if critic is None:
+        f = initial_critic(dim_p, width=width, depth=depth, seed=seed)
+    else:
+        settings.seed_everything(seed)
+        f = critic
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         value = losses.critic_loss(net(x), net(y))
@@ -120,6 +129,18 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
                                   eval_samples=eval_samples, seed=seed, device=dev, after_step=clip_after_step)
     bound = float(clip) if constraint == "clip" else float(penalty_weight)
     return CriticFit(f, curve[-1][1], curve, constraint, bound, one_sided)
+
+
+def initial_critic(data_dim: int, *, width: int = 512, depth: int = 3, seed: int = 0) -> nets.MLP:
+    """The untrained critic ``fit_critic(..., width=width, depth=depth, seed=seed)`` starts from:
+    ``nets.critic(data_dim, width=width, depth=depth)`` built right after ``seed_everything(seed)`` (so it
+    moves with the seed offset like every other seed). Clamp it with ``losses.clip_weights`` to see the
+    clipped critic before its first step."""
+    for name, value, minimum in (("data_dim", data_dim, 1), ("width", width, 1), ("depth", depth, 0),
+                                 ("seed", seed, 0)):
+        _positive_int(name, value, minimum)
+    settings.seed_everything(seed)
+    return nets.critic(data_dim, width=width, depth=depth)
 
 
 def _linear_layers(critic: nn.Module) -> list[nn.Linear]:
@@ -241,3 +262,72 @@ def falloff(critic: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor
     if here.numel() != len(x) or there.numel() != len(moved):
         raise ValueError("the critic must return one value per point")
     return float((there.reshape(len(x), directions) < here[:, None]).double().mean())
+
+
+def _mlp_dims(width: int, data_dim: int, depth: int) -> list[int]:
+    _positive_int("width", width)
+    _positive_int("data_dim", data_dim)
+    _positive_int("depth", depth, 0)
+    return [data_dim] + [width] * depth + [1]
+
+
+def clip_lipschitz_bound(c: float, width: int, *, data_dim: int = 2, depth: int = 3) -> float:
+    """K(c) = c^L prod_{l=1}^{L} sqrt(m_l n_l), the Lipschitz constant that clipping every weight to [-c, c]
+    guarantees for the MLP critic ``data_dim -> width x depth -> 1`` (``nets.critic``; L = depth + 1 linear
+    layers, W_l of shape m_l x n_l).
+
+    Each factor bounds a layer: ||W_l||_2 <= ||W_l||_F <= c sqrt(m_l n_l); ReLU and the biases add nothing.
+    For 2-D data and three hidden layers, K(c) = c^4 sqrt(2) w^3. ``spectral_bound`` gives the tighter
+    prod_l ||W_l||_2 of one particular critic.
+    """
+    _positive("c", c)
+    dims = _mlp_dims(width, data_dim, depth)
+    return math.prod(c * math.sqrt(m * n) for m, n in zip(dims[:-1], dims[1:]))
+
+
+def matched_clip(width: int, *, reference_width: int = 512, reference_clip: float = 0.01, data_dim: int = 2,
+                 depth: int = 3) -> float:
+    """The clip c at which a critic of ``width`` has the K(c) of one of ``reference_width`` clipped at
+    ``reference_clip`` (``clip_lipschitz_bound``): c = c_ref (prod_ref / prod_w)^(1/L), with prod the
+    product of the sqrt(m_l n_l). For three hidden layers this is c_ref (w_ref / w)^(3/4), whatever data_dim.
+
+    The defaults are the WGAN clip 0.01 on the 3 x 512 toy networks of the WGAN-GP authors' released code.
+    """
+    _positive("reference_clip", reference_clip)
+    layers = depth + 1
+    ratio = (clip_lipschitz_bound(1.0, reference_width, data_dim=data_dim, depth=depth)
+             / clip_lipschitz_bound(1.0, width, data_dim=data_dim, depth=depth))
+    return reference_clip * ratio ** (1 / layers)
+
+
+def interpolate_norms(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, *,
+                      eps: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None
+                      ) -> torch.Tensor:
+    """||grad f(x_hat)||_2 at x_hat = eps x + (1 - eps) y, one interpolate per pair (x_i, y_i) of ``real``
+    and ``fake`` (both (n, d)): the gradient norms that WGAN-GP's penalty lambda E[(||grad f(x_hat)||_2 - 1)^2]
+    pulls toward 1.
+
+    ``eps`` (shape (n, 1)) gives the weights; otherwise eps ~ U[0, 1] is drawn on the CPU from ``generator``
+    (a ``settings.rng(seed)`` for a reproducible draw). The points are moved to the critic's device.
+    Returns a float CPU tensor of n norms; the critic's parameters get no ``.grad``.
+    """
+    for name, x in (("real", real), ("fake", fake)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] == 0 or not x.is_floating_point():
+            shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must be a non-empty floating-point (n, d) tensor, got {shape}")
+    if real.shape != fake.shape:
+        raise ValueError(f"real and fake must have the same shape (one pair per row), got {tuple(real.shape)} "
+                         f"and {tuple(fake.shape)}")
+    n = real.shape[0]
+    if eps is None:
+        eps = torch.rand(n, 1, generator=generator)
+    elif not isinstance(eps, torch.Tensor) or tuple(eps.shape) != (n, 1):
+        shape = tuple(eps.shape) if isinstance(eps, torch.Tensor) else type(eps).__name__
+        raise ValueError(f"eps must have shape ({n}, 1), one weight per pair, got {shape}")
+    x, y, e = real.detach().cpu(), fake.detach().cpu(), eps.detach().cpu().to(real.dtype)
+    x_hat = e * x + (1 - e) * y
+    try:
+        dev = next(critic.parameters()).device  # type: ignore[attr-defined]
+    except (AttributeError, StopIteration):
+        dev = torch.device("cpu")
+    return estimate.input_gradient(critic, x_hat.to(dev)).norm(dim=1).cpu()

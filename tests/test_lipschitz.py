@@ -21,8 +21,7 @@ SMALL = dict(width=32, depth=2, batch_size=128, eval_samples=1000, device="cpu")
 def _interpolate_norms(critic, p, q, n=2000, seed=5):
     g = torch.Generator().manual_seed(seed)
     x, y = p(n, g), q(n, g)
-    eps = torch.rand(n, 1, generator=g)
-    return estimate.input_gradient(critic, eps * x + (1 - eps) * y).norm(dim=1)
+    return lipschitz.interpolate_norms(critic, x, y, generator=g)
 
 
 # ---- fit_critic ---------------------------------------------------------------------------------------
@@ -255,3 +254,124 @@ def test_spectral_bound_is_the_product_of_largest_singular_values_and_bounds_the
     assert 0 < steepest <= lipschitz.spectral_bound(critic)
     with pytest.raises(ValueError, match="no nn.Linear"):
         lipschitz.spectral_bound(torch.nn.Tanh())
+
+
+# ---- clip_lipschitz_bound and matched_clip --------------------------------------------------------------
+
+def test_clip_lipschitz_bound_is_c_to_the_l_times_the_root_layer_sizes():
+    # 2 -> 64 -> 64 -> 64 -> 1: K(c) = c^4 sqrt(2) 64^3
+    assert lipschitz.clip_lipschitz_bound(0.05, 64) == pytest.approx(0.05 ** 4 * 2 ** 0.5 * 64 ** 3, rel=1e-12)
+    # 3 -> 10 -> 1: K(c) = c^2 sqrt(30) sqrt(10)
+    assert lipschitz.clip_lipschitz_bound(0.2, 10, data_dim=3, depth=1) == pytest.approx(
+        0.04 * 30 ** 0.5 * 10 ** 0.5, rel=1e-12)
+    # the WGAN clip on 3 x 512 networks: about 1.9
+    assert lipschitz.clip_lipschitz_bound(0.01, 512) == pytest.approx(1.898, abs=1e-3)
+
+
+def test_clip_lipschitz_bound_is_reached_by_a_critic_with_every_weight_at_plus_c_and_bounds_any_clipped_one():
+    c, width, depth = 0.1, 16, 3
+    net = nets.critic(3, width=width, depth=depth)
+    with torch.no_grad():
+        for layer in net.modules():
+            if isinstance(layer, nn.Linear):
+                layer.weight.fill_(c)
+                layer.bias.zero_()
+    k = lipschitz.clip_lipschitz_bound(c, width, data_dim=3, depth=depth)
+    x = torch.rand(20, 3) + 0.1      # positive inputs: every unit is active, f is linear with slope K(c)
+    slope = estimate.input_gradient(net, x).norm(dim=1)
+    assert torch.allclose(slope, torch.full_like(slope, k), rtol=1e-5)
+    assert lipschitz.spectral_bound(net) == pytest.approx(k, rel=1e-5)
+    torch.manual_seed(3)
+    random_net = nets.critic(3, width=width, depth=depth)
+    losses.clip_weights(random_net, c)
+    assert lipschitz.spectral_bound(random_net) < 0.5 * k   # random signs are far from the worst case
+
+
+def test_matched_clip_gives_another_width_the_reference_k_of_c():
+    assert lipschitz.matched_clip(512) == pytest.approx(0.01, rel=1e-12)
+    assert lipschitz.matched_clip(64) == pytest.approx(0.01 * 8 ** 0.75, rel=1e-12)   # (512 / w)^(3/4)
+    for width, depth in ((32, 3), (100, 1), (700, 5)):
+        c = lipschitz.matched_clip(width, reference_width=200, reference_clip=0.03, depth=depth)
+        assert lipschitz.clip_lipschitz_bound(c, width, depth=depth) == pytest.approx(
+            lipschitz.clip_lipschitz_bound(0.03, 200, depth=depth), rel=1e-9)
+    # one hidden layer: K(c) = c^2 sqrt(2) w, so c scales as (w_ref / w)^(1/2)
+    assert lipschitz.matched_clip(128, depth=1) == pytest.approx(0.01 * 2.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("call, fragment", [
+    (lambda: lipschitz.clip_lipschitz_bound(0.0, 64), "c must be"),
+    (lambda: lipschitz.clip_lipschitz_bound(0.01, 0), "width"),
+    (lambda: lipschitz.clip_lipschitz_bound(0.01, 64, depth=-1), "depth"),
+    (lambda: lipschitz.matched_clip(64, reference_clip=-0.01), "reference_clip"),
+    (lambda: lipschitz.matched_clip(64, reference_width=2.5), "width"),
+])
+def test_the_clip_bounds_reject_bad_settings(call, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        call()
+
+
+# ---- interpolate_norms ----------------------------------------------------------------------------------
+
+def test_interpolate_norms_is_the_slope_at_eps_x_plus_one_minus_eps_y():
+    # f(x) = relu(x_1): slope 1 where x_hat_1 > 0, else 0; x = (1, 0), y = (-1, 0), so x_hat_1 = 2 eps - 1
+    f = lambda x: torch.relu(x[:, 0])  # noqa: E731
+    real, fake = torch.tensor([[1.0, 0.0]]).repeat(4, 1), torch.tensor([[-1.0, 0.0]]).repeat(4, 1)
+    eps = torch.tensor([[0.1], [0.4], [0.6], [0.9]])
+    norms = lipschitz.interpolate_norms(f, real, fake, eps=eps)
+    assert norms.tolist() == [0.0, 0.0, 1.0, 1.0]
+    # a linear critic a^T x has slope ||a|| at every interpolate
+    linear = nn.Linear(2, 1)
+    with torch.no_grad():
+        linear.weight.copy_(torch.tensor([[1.2, -1.6]]))   # ||a|| = 2
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(50, 2, generator=g), torch.randn(50, 2, generator=g)
+    assert torch.allclose(lipschitz.interpolate_norms(linear, x, y, generator=g), torch.full((50,), 2.0))
+    assert all(p.grad is None for p in linear.parameters())
+
+
+def test_interpolate_norms_draws_eps_from_the_generator_it_is_given():
+    torch.manual_seed(0)
+    critic = nets.critic(2, width=16, depth=2)
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(30, 2, generator=g), torch.randn(30, 2, generator=g) + 2
+    drawn = lipschitz.interpolate_norms(critic, x, y, generator=torch.Generator().manual_seed(7))
+    eps = torch.rand(30, 1, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(drawn, lipschitz.interpolate_norms(critic, x, y, eps=eps))
+    other = lipschitz.interpolate_norms(critic, x, y, generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(drawn, other)
+
+
+def test_interpolate_norms_rejects_bad_input():
+    f = nn.Linear(2, 1)
+    with pytest.raises(ValueError, match="same shape"):
+        lipschitz.interpolate_norms(f, torch.randn(4, 2), torch.randn(5, 2))
+    with pytest.raises(ValueError, match="eps must have shape"):
+        lipschitz.interpolate_norms(f, torch.randn(4, 2), torch.randn(4, 2), eps=torch.rand(4))
+    with pytest.raises(ValueError, match="real must be"):
+        lipschitz.interpolate_norms(f, torch.randn(4), torch.randn(4, 2))
+
+
+# ---- initial_critic -------------------------------------------------------------------------------------
+
+def test_fit_critic_starts_from_initial_critic():
+    p, q = _shift()
+    kw = dict(width=16, depth=2, steps=10, lr=1e-3, eval_samples=100, seed=3, device="cpu")
+    plain = lipschitz.fit_critic(p, q, constraint="clip", clip=0.05, **kw)
+    start = lipschitz.initial_critic(2, width=16, depth=2, seed=3)
+    given = lipschitz.fit_critic(p, q, constraint="clip", clip=0.05, critic=start, **kw)
+    assert given.curve == plain.curve
+    a = lipschitz.initial_critic(2, width=16, depth=2, seed=3)
+    b = lipschitz.initial_critic(2, width=16, depth=2, seed=4)
+    assert not torch.equal(a.net[0].weight, b.net[0].weight)
+
+
+def test_initial_critic_moves_with_the_seed_offset(monkeypatch):
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "0")
+    base = lipschitz.initial_critic(2, width=8, depth=1, seed=1000)
+    monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "1000")
+    shifted = lipschitz.initial_critic(2, width=8, depth=1, seed=0)
+    moved = lipschitz.initial_critic(2, width=8, depth=1, seed=1000)
+    assert torch.equal(base.net[0].weight, shifted.net[0].weight)
+    assert not torch.equal(base.net[0].weight, moved.net[0].weight)
+    with pytest.raises(ValueError, match="width"):
+        lipschitz.initial_critic(2, width=0)
