@@ -1,5 +1,6 @@
-"""Plots the chapters share: 2-D samples, value surfaces of a critic or discriminator, and curves
-over training with a band across seeds. Each function draws on a matplotlib ``Axes`` and returns it."""
+"""Plots the chapters share: 2-D samples, value surfaces of a critic or discriminator, curves
+over training with a band across seeds, and a ridge plot of scores class by class. Each function draws
+on a matplotlib ``Axes`` and returns it."""
 from __future__ import annotations
 
 from typing import Callable, Optional, Sequence, Union
@@ -8,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["samples", "density", "surface", "curves", "grid_of_samples"]
+__all__ = ["samples", "density", "surface", "curves", "grid_of_samples", "ridge"]
 
 Array = Union[torch.Tensor, np.ndarray]
 
@@ -104,3 +105,46 @@ def grid_of_samples(snapshots: Sequence[tuple], real: Optional[Array] = None, *,
         samples(ax, real, pts, lim=lim, title=title)
     fig.tight_layout()
     return fig
+
+
+def ridge(ax: plt.Axes, scores: Array, labels: Array, *, names: Optional[Sequence[str]] = None,
+          colors: Optional[Sequence] = None, bins: int = 40, title: str = "",
+          xlabel: str = "critic score") -> plt.Axes:
+    """One histogram of ``scores`` per class, stacked as rows sorted by the class mean m_c (highest on top).
+
+    ``labels`` are integers 0..C-1. Every row uses the same ``bins`` bins over the range of all the scores and
+    is scaled to its own peak (0.9 of a row), so narrow and wide classes both show; a black tick marks m_c.
+    ``names[c]`` labels row c's class (default ``str(c)``), ``colors[c]`` fills it (default matplotlib's
+    cycle). A dotted line marks score 0 (for shifted scores, the reference class's mean).
+    """
+    s = np.asarray(_np(scores), dtype=np.float64).reshape(-1)
+    lab = np.asarray(_np(labels)).reshape(-1)
+    if s.shape != lab.shape or s.size == 0:
+        raise ValueError(f"scores and labels must be non-empty and of one length, got {s.shape} and {lab.shape}")
+    if lab.dtype.kind not in "iu" or lab.min() < 0:
+        raise ValueError("labels must be non-negative integers")
+    if not isinstance(bins, int) or bins < 1:
+        raise ValueError(f"bins must be a positive integer, got {bins!r}")
+    n = int(lab.max()) + 1
+    counts_per_class = np.bincount(lab, minlength=n)
+    if (counts_per_class == 0).any():
+        raise ValueError(f"classes {np.flatnonzero(counts_per_class == 0).tolist()} have no scores")
+    names = [str(c) for c in range(n)] if names is None else list(names)
+    colors = [f"C{c % 10}" for c in range(n)] if colors is None else list(colors)
+    if len(names) < n or len(colors) < n:
+        raise ValueError(f"names and colors need one entry per class ({n})")
+    means = np.array([s[lab == c].mean() for c in range(n)])
+    order = np.argsort(means, kind="stable")                       # lowest mean in the bottom row
+    lo, hi = s.min(), s.max()
+    edges = np.linspace(lo, hi, bins + 1) if hi > lo else np.linspace(lo - 0.5, hi + 0.5, bins + 1)
+    for row, c in enumerate(order):
+        counts, _ = np.histogram(s[lab == c], bins=edges)
+        heights = np.r_[counts, counts[-1]] / counts.max()
+        ax.fill_between(edges, row, row + 0.9 * heights, step="post", color=colors[c], lw=0)
+        ax.plot([means[c]] * 2, [row, row + 0.95], color="k", lw=0.6)
+    ax.set_yticks(np.arange(n) + 0.3, [names[c] for c in order], fontsize=7)
+    ax.axvline(0, color="0.6", lw=0.6, ls=":")
+    ax.set_xlabel(xlabel, fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax

@@ -126,6 +126,21 @@ def test_pairwise_auroc_rejects_bad_input(scores, labels, n_classes, match):
         metrics.pairwise_auroc(np.array(scores), np.array(labels), n_classes)
 
 
+# ---- average_ranks -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(4))
+def test_average_ranks_match_the_definition_with_ties(seed):
+    x = np.random.default_rng(seed).integers(0, 5, size=25).astype(float)
+    np.testing.assert_allclose(metrics.average_ranks(x), brute_ranks(x))
+    np.testing.assert_allclose(metrics.average_ranks(torch.tensor(x)[:, None]), brute_ranks(x))
+    assert metrics.average_ranks(x).sum() == pytest.approx(25 * 26 / 2)     # ties keep the total
+
+
+def test_average_ranks_known_values():
+    assert metrics.average_ranks([3.0, 1.0, 2.0]).tolist() == [3.0, 1.0, 2.0]
+    assert metrics.average_ranks([5.0, 1.0, 5.0, 0.0]).tolist() == [3.5, 2.0, 3.5, 1.0]
+
+
 # ---- rank_correlation ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", range(5))
@@ -175,3 +190,51 @@ def test_spearman_is_invariant_under_increasing_maps_and_flips_under_decreasing(
 def test_spearman_rejects_bad_input(a, b, match):
     with pytest.raises(ValueError, match=match):
         metrics.rank_correlation(a, b)
+
+
+# ---- rank_correlation_tail -----------------------------------------------------------------------------
+
+def brute_tail(n, rho):
+    """P(rho_S >= rho) by listing all n! orders of the second ranking against the identity."""
+    hits = 0
+    for perm in itertools.permutations(range(n)):
+        d = sum((i - v) ** 2 for i, v in enumerate(perm))
+        hits += 1 - 6 * d / (n * (n * n - 1)) >= rho - 1e-12
+    return hits / math.factorial(n)
+
+
+@pytest.mark.parametrize("n", [2, 3, 4, 5, 6, 7])
+def test_spearman_tail_equals_the_count_over_all_permutations(n):
+    for rho in (-1.0, -0.4, 0.0, 0.1, 0.5, 0.8, 0.95, 1.0):
+        assert metrics.rank_correlation_tail(n, rho) == pytest.approx(brute_tail(n, rho), abs=1e-12), rho
+
+
+def test_spearman_tail_known_values_and_symmetry():
+    # n = 3: rho takes 1, 1/2, -1/2, -1 for 1, 2, 2, 1 of the 6 orders
+    assert metrics.rank_correlation_tail(3, 0.5) == pytest.approx(0.5)
+    assert metrics.rank_correlation_tail(3, 0.6) == pytest.approx(1 / 6)
+    assert metrics.rank_correlation_tail(10, 1.0) == pytest.approx(1 / math.factorial(10))
+    assert metrics.rank_correlation_tail(10, -1.0) == 1.0
+    assert metrics.rank_correlation_tail(10, 1.5) == 0.0
+    # rho_S is symmetric about 0 (reverse one ranking), so P(rho >= r) = P(rho <= -r) = 1 - P(rho > -r);
+    # rho moves in steps of 12 / (n (n^2 - 1)), so P(rho > x) = P(rho >= x + 1e-6)
+    for n, r in itertools.product((6, 10), (0.2, 0.5, 0.75, 1 - 12 / 990 * 7)):
+        assert metrics.rank_correlation_tail(n, r) == pytest.approx(
+            1 - metrics.rank_correlation_tail(n, -r + 1e-6), abs=1e-12), (n, r)
+
+
+def test_spearman_tail_agrees_with_random_orders_of_ten():
+    # the exact tail against 200,000 random permutations (a sampling error of about 2e-4 at p = 0.0075)
+    g = torch.Generator().manual_seed(0)
+    ranks = torch.argsort(torch.rand(200_000, 10, generator=g), 1).double()
+    rho = 1 - 6 * ((ranks - torch.arange(10)) ** 2).sum(1) / (10 * 99)
+    exact = metrics.rank_correlation_tail(10, 0.75)
+    assert 0.005 < exact < 0.01
+    assert abs((rho >= 0.75 - 1e-12).double().mean().item() - exact) < 1e-3
+
+
+@pytest.mark.parametrize("n, rho, match", [(1, 0.5, "n must be"), (13, 0.5, "n must be"), (3.0, 0.5, "n must be"),
+                                           (5, float("nan"), "rho must be"), (5, "0.5", "rho must be")])
+def test_spearman_tail_rejects_bad_input(n, rho, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.rank_correlation_tail(n, rho)
