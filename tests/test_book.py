@@ -38,7 +38,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-COLAB_PREFIX = "https://colab.research.google.com/github/gan-lab/gan-lab/blob/main/"
+# The Colab buttons open the notebooks of the release tag the notebooks' install lines name (scripts/release.py).
+COLAB_PREFIX = ("https://colab.research.google.com/github/gan-lab/gan-lab/blob/"
+                + yaml.safe_load((Path(__file__).resolve().parents[1] / "_config.yml").read_text())["repository"]["branch"]
+                + "/")
 BUILD_TIMEOUT_S = 900
 # Upstream noise that breaks nothing the book uses: sphinx-thebe 0.3 emits its inline config
 # (`const THEBE_JS_URL = ...`) twice on every Jupyter Book 1 page; thebe itself is not enabled.
