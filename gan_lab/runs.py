@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from . import checkpoint, images, nets, settings
+from . import checkpoint, convnets, images, nets, settings
 from .train import TrainConfig, TrainResult, train, train_seeds
 
 __all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "checkpoint_path", "CACHEABLE", "result_state",
@@ -170,7 +170,6 @@ def _images_state(r: images.ImageTrainResult) -> dict:
 
 
 def _images_restore(s: dict) -> images.ImageTrainResult:
-    from . import convnets
     cfg = images.ImageTrainConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
     G = convnets.Generator(cfg.noise_dim, cfg.size, cfg.width, cfg.kind)
     D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
@@ -251,10 +250,10 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             got = hashlib.sha256(path.read_bytes()).hexdigest()
             if got != want:
                 raise checkpoint.CheckpointError(f"{path.name}: SHA-256 {got[:12]}... does not match {want[:12]}...")
-            state = checkpoint.load_checkpoint(path)
-            if state.get("fn") != name or state.get("key") != key:
-                raise checkpoint.CheckpointError(f"{path.name} holds another run ({state.get('fn')!r})")
-            return restore_result(state["result"])
+            result, meta = load_result(path)
+            if meta.get("fn") != name or meta.get("key") != key:
+                raise checkpoint.CheckpointError(f"{path.name} holds another run ({meta.get('fn')!r})")
+            return result
         except (OSError, checkpoint.CheckpointError, KeyError, TypeError, RuntimeError, ValueError) as err:
             warnings.warn(f"cached run {path.name} is unreadable or corrupted ({err}); training again",
                           RuntimeWarning, stacklevel=2)
@@ -264,8 +263,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
                 except OSError:
                     pass
     result = fn(*args, **kwargs)
-    state = {"fn": name, "key": key, "result": result_state(result)}
-    checkpoint.save_checkpoint(path, state)
+    save_result(path, result, fn=name, key=key)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     tmp = digest_path.with_name(digest_path.name + ".tmp")
     tmp.write_text(digest + "\n")
