@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import gan_lab as gl
+
 import test_exercises_ch01 as t01
 import test_exercises_ch02 as t02
 import test_exercises_ch03 as t03
@@ -290,6 +292,56 @@ VISIBLE_ONLY = {
 }
 
 
+def _w1_grid_loop(p, q, dx):
+    total, gap = 0.0, 0.0
+    for a, b in zip(p.tolist(), q.tolist()):
+        gap += a - b
+        total += abs(gap) * dx
+    return total
+
+
+def _clip_through_data(module, c):
+    for p in module.parameters():
+        p.data.clamp_(-c, c)
+
+
+def _class_means(scores, labels):
+    return torch.stack([scores[labels == c].double().mean() for c in range(int(labels.max()) + 1)])
+
+
+# other correct answers, written differently from the references: the hidden tests must pass them too
+OTHER_CORRECT = {
+    "ch1-ex-optimal-d": [lambda p, q: 1 / (1 + q / p)],
+    "ch1-ex-non-saturating": [lambda logits: -F.logsigmoid(logits).mean()],
+    "ch2-ex-js": [lambda p, q: gl.theory.js_divergence(p, q)],
+    "ch2-ex-tv": [lambda p, q: (p - q).clamp_min(0).sum().item()],
+    "ch2-ex-lines": [lambda theta: {k: torch.tensor(v) for k, v in gl.theory.parallel_lines(theta).items()}],
+    "ch2-ex-kl-gauss": [lambda m1, s1, m2, s2: 0.5 * (s1 ** 2 / s2 ** 2 + (m2 - m1) ** 2 / s2 ** 2 - 1
+                                                      + 2 * math.log(s2 / s1))],
+    "ch3-ex-sorting": [lambda x, y: np.abs(np.sort(x.numpy()) - np.sort(y.numpy())).mean()],
+    "ch3-ex-cdf": [_w1_grid_loop],
+    "ch3-ex-lipschitz": [lambda f, x: gl.estimate.input_gradient(f, x).norm(dim=1).max()],
+    "ch4-ex-clip": [_clip_through_data, gl.losses.clip_weights],
+    "ch4-ex-step": [t04.clipped_step_without_detach],
+    "ch4-ex-bound": [lambda mlp: math.prod(torch.linalg.svdvals(m.weight.detach())[0].item()
+                                           for m in mlp.modules() if isinstance(m, nn.Linear)),
+                     gl.lipschitz.spectral_bound],
+    "ch5-ex-penalty": [lambda f, r, g, e: gl.losses.gradient_penalty(f, r, g, eps=e)],
+    "ch5-ex-one-sided": [lambda f, r, g, e: gl.losses.gradient_penalty(f, r, g, eps=e, one_sided=True)],
+    "ch5-ex-step": [t05.gp_step_with_library],
+    "ch6-ex-diamond": [t06.diamond_as_torch_floats],
+    "ch6-ex-colour": [t06.colour_as_torch],
+    "ch6-ex-tensor": [gl.data.to_tensor, lambda x: torch.as_tensor(x, dtype=torch.float64).permute(0, 3, 1, 2) / 127.5 - 1],
+    "ch6-ex-penalty": [t06.image_penalty_over_dims, lambda f, r, g, e: gl.losses.gradient_penalty(f, r, g, eps=e)],
+    "ch6-ex-fid": [t06.frechet_by_eigenvalues],
+    "ch7-ex-auroc": [t07.auroc_by_ranks, gl.metrics.auroc],
+    "ch7-ex-shift": [lambda s, l, r: (s - s[l == r].mean()).numpy(), gl.scoring.shift],
+    "ch7-ex-rank": [lambda a, b, l: gl.metrics.rank_correlation(_class_means(a, l), _class_means(b, l)),
+                    lambda a, b, l: scipy.stats.spearmanr(_class_means(a, l), _class_means(b, l)).statistic],
+    "ch7-ex-pairwise": [gl.metrics.pairwise_auroc],
+}
+
+
 def _stub(*args, **kwargs):
     raise NotImplementedError("your code here")
 
@@ -323,6 +375,12 @@ def test_an_answer_that_passes_only_the_visible_check_fails(label, answer):
     assert check(fn) is True, "the visible check should pass this answer"
     with pytest.raises(AssertionError):
         _run(label, fn)
+
+
+@pytest.mark.parametrize("label,answer", [(label, a) for label in sorted(OTHER_CORRECT) for a in OTHER_CORRECT[label]],
+                         ids=lambda v: getattr(v, "__name__", v))
+def test_other_correct_forms_pass(label, answer):
+    _run(label, answer)
 
 
 def test_every_exercise_has_a_visible_only_answer():
@@ -370,7 +428,6 @@ def test_a_missing_name_is_reported_by_name(label):
 def _solutions(notebook: Path) -> dict:
     """The notebook's solution cells run as the classroom build will: X_solution renamed X, the cell cut
     before its first assert (the visible check and what follows)."""
-    import gan_lab as gl
     import itertools
     import scipy
     namespace = {"torch": torch, "np": np, "math": math, "gl": gl, "F": F, "nn": nn, "scipy": scipy,

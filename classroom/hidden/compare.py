@@ -69,14 +69,16 @@ def number(name: str, got) -> float:
     return t.item()
 
 
-def close(name: str, got, expected: float, *, rtol: float = 0.0, atol: float = 0.0, hint: str = "") -> None:
+def close(name: str, got, expected: float, *, rtol: float = 0.0, atol: float = 0.0, hint: str = "",
+          nan_hint: str = "") -> None:
     """``got`` must be one number within ``atol + rtol |expected|`` of ``expected``; an infinite
-    ``expected`` must be matched exactly, and NaN never passes."""
+    ``expected`` must be matched exactly, and NaN never passes. ``hint`` ends the message of a wrong
+    number, ``nan_hint`` (default: ``hint``) that of a NaN."""
     value = number(name, got)
     if value == expected:
         return
     if math.isnan(value):
-        raise AssertionError(f"{name}: expected {expected:.8g}, got nan{hint}")
+        raise AssertionError(f"{name}: expected {expected:.8g}, got nan{nan_hint or hint}")
     if math.isfinite(value) and math.isfinite(expected):
         err, tol = abs(value - expected), atol + rtol * abs(expected)
         if err <= tol:
