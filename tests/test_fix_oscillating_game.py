@@ -93,5 +93,5 @@ def test_the_hidden_test_fails_the_unfixed_game_and_the_planted_mistakes(wrong, 
 def test_the_hidden_starts_are_not_the_visible_ones():
     visible = set(zip(*(t.tolist() for t in checks.visible_starts())))
     for seed in hidden.SEEDS:
-        theta, psi, _ = hidden._start(seed)
+        theta, psi, _ = hidden.start_of(seed)
         assert (theta.item(), psi.item()) not in visible

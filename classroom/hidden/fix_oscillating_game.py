@@ -30,7 +30,8 @@ LRS = (0.02, 0.05, 0.1, 0.2)
 STEPS = 1500
 
 
-def _start(seed: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+def start_of(seed: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The start (theta0, psi0) and step size lr that hidden seed ``seed`` grades."""
     g = torch.Generator().manual_seed(seed)
     angle = 2 * torch.pi * torch.rand(1, generator=g, dtype=torch.float64)
     radius = 0.2 + 4.8 * torch.rand(1, generator=g, dtype=torch.float64)
@@ -52,7 +53,7 @@ def test_fixed_step(ns: dict) -> None:
     rules.check_rules(fn, torch.tensor(0.7, dtype=torch.float64), torch.tensor(-0.3, dtype=torch.float64), 0.1)
 
     def outcome(seed: int) -> tuple[bool, str]:
-        theta0, psi0, lr = _start(seed)
+        theta0, psi0, lr = start_of(seed)
         ratio = rules.distance_ratio(fn, theta0, psi0, lr, STEPS).item()
         return ratio <= rules.MAX_RATIO, f"d_T / d_0 = {ratio:.2g} at lr = {lr}"
 
