@@ -4,6 +4,10 @@
 #   make book   build the book into _build/html at GAN_LAB_BUDGET (default: book), executing every notebook
 #               (REUSE=1: load finished training runs from gan_lab.runs' cache instead of retraining them)
 #   make test   unit tests + every notebook under nbval + checks on the built book, at the quick budget
+#
+# For teachers (see book/teaching.md):
+#   make assignments                 student notebooks + otter-grader autograders in _build/assignments
+#   make grade SUBMISSIONS=<folder>  grade every notebook there: _build/grades/grades.csv + feedback/
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -14,7 +18,11 @@ GAN_LAB_BUDGET ?= book
 # seed offset and gan_lab code) finished.
 REUSE ?= 0
 
-.PHONY: book test FORCE
+# Grading executes each submission; the grade does not depend on the figures, so it runs at the quick budget.
+GRADE_BUDGET ?= quick
+GRADE_JOBS ?= 1
+
+.PHONY: book test assignments grade FORCE
 
 # At the full budget a cell trains at the papers' scale (chapter 6: 20,000 generator steps at 64 px), so the
 # build uses a copy of _config.yml without the per-cell time limit.
@@ -40,6 +48,15 @@ book: $(BOOK_CONFIG)
 test:
 	@bash scripts/setup.sh
 	GAN_LAB_BUDGET=quick GAN_LAB_REUSE=0 $(VENV)/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env
+
+assignments:
+	@bash scripts/setup.sh
+	$(VENV)/bin/python -m classroom.build
+
+grade:
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder of notebooks>" >&2; exit 2; }
+	@bash scripts/setup.sh
+	GAN_LAB_BUDGET=$(GRADE_BUDGET) GAN_LAB_REUSE=0 $(VENV)/bin/python -m classroom.grade "$(SUBMISSIONS)" --jobs $(GRADE_JOBS)
 
 $(FULL_CONFIG): _config.yml
 	@mkdir -p $(dir $@)
