@@ -17,7 +17,8 @@ import math
 
 import torch
 
-from gan_lab import losses, metrics, settings, train as training
+import gan_lab as gl
+from gan_lab import losses, metrics, settings
 from gan_lab.exercises import wgan_gp_loop as visible
 
 from . import answer, over_seeds
@@ -132,9 +133,9 @@ def evaluate(generator, seed: int, name: str) -> tuple[float, int]:
 
 @functools.lru_cache(maxsize=4)
 def _reference(seeds: tuple, steps: int, width: int, offset: int) -> dict[int, tuple[float, int]]:
-    results = training.train_seeds(visible.DATA, seeds=list(seeds), objective="wgan-gp", steps=steps, width=width,
-                                   batch_size=256, n_critic=3, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9),
-                                   penalty_weight=0.1, eval_samples=0, progress=False, device="cpu")
+    results = gl.train_seeds(visible.DATA, seeds=list(seeds), objective="wgan-gp", steps=steps, width=width,
+                             batch_size=256, n_critic=3, lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9),
+                             penalty_weight=0.1, eval_samples=0, progress=False, device="cpu")
     return {s: evaluate(r.generator, s, "gl.train") for s, r in zip(seeds, results)}
 
 
