@@ -398,13 +398,20 @@ def to_tensor(images: Union[np.ndarray, torch.Tensor]) -> torch.Tensor:
 def to_images(tensor: torch.Tensor) -> np.ndarray:
     """Float tensor (N, 3, H, W) in [-1, 1] -> uint8 images (N, H, W, 3); the inverse of ``to_tensor``.
 
-    Values outside [-1, 1] (e.g. a generator's output) are clamped first.
+    Finite values outside [-1, 1] (e.g. a generator's output) are clamped first. NaN and Inf have no pixel
+    value (casting would make a NaN black, silently): they raise ``ValueError``.
     """
     if (not isinstance(tensor, torch.Tensor) or not tensor.is_floating_point() or tensor.ndim != 4
             or tensor.shape[1] != 3):
         desc = (f"tensor of dtype {tensor.dtype} and shape {tuple(tensor.shape)}"
                 if isinstance(tensor, torch.Tensor) else repr(type(tensor)))
         raise ValueError(f"to_images expects a float tensor of shape (N, 3, H, W), got {desc}")
-    x = tensor.detach().to("cpu", torch.float32).clamp(-1.0, 1.0)
+    x = tensor.detach().to("cpu", torch.float32)
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        raise ValueError(f"to_images got a tensor holding NaN or Inf ({int(bad.sum())} of {x.numel()} values, "
+                         f"first at index {bad.nonzero()[0].tolist()}): a diverged generator's output has no "
+                         "pixel values")
+    x = x.clamp(-1.0, 1.0)
     x = x.add(1.0).mul(127.5).round().to(torch.uint8)
     return x.permute(0, 2, 3, 1).contiguous().numpy()

@@ -155,11 +155,16 @@ class ImageTrainResult:
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Images in [-1, 1] to uint8 in {0, ..., 255}: round((x + 1) * 127.5), on the CPU.
 
-    A NaN has no pixel value (casting would make it black, silently): it raises ``ValueError``."""
+    Finite values outside [-1, 1] are clamped. NaN and Inf have no pixel value (casting would make a NaN
+    black, silently): they raise ``ValueError``, as does anything but a floating-point tensor."""
+    if not isinstance(images, torch.Tensor) or not images.is_floating_point():
+        desc = f"dtype {images.dtype}" if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"to_uint8 takes a floating-point tensor of images in [-1, 1], got {desc}")
     x = images.detach().float()
-    if torch.isnan(x).any():
-        raise ValueError(f"images hold NaN ({int(torch.isnan(x).sum())} of {x.numel()} values): a diverged "
-                         "generator's output has no pixel values")
+    bad = ~torch.isfinite(x)
+    if bad.any():
+        raise ValueError(f"images hold NaN or Inf ({int(bad.sum())} of {x.numel()} values, first at index "
+                         f"{bad.nonzero()[0].tolist()}): a diverged generator's output has no pixel values")
     return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()
 
 
@@ -172,6 +177,8 @@ def image_grid(images: torch.Tensor, ncols: int = 8, pad: int = 1) -> torch.Tens
     if isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1 or isinstance(pad, bool) \
             or not isinstance(pad, int) or pad < 0:
         raise ValueError(f"ncols must be a positive and pad a non-negative integer, got {ncols!r}, {pad!r}")
+    if images.dtype != torch.uint8 and not images.is_floating_point():
+        raise ValueError(f"image_grid takes uint8 images or float images in [-1, 1], got dtype {images.dtype}")
     x = images if images.dtype == torch.uint8 else to_uint8(images)
     n, _, h, w = x.shape
     ncols = min(ncols, n)

@@ -17,8 +17,16 @@ __all__ = ["wasserstein1", "mode_coverage", "ModeCoverage", "average_ranks", "au
 Array = Union[torch.Tensor, np.ndarray]
 
 
+def _real_array(name: str, x: Array) -> np.ndarray:
+    """``x`` as a float64 array, refusing what would be coerced silently: booleans, strings, complex numbers."""
+    a = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    return a.astype(np.float64)
+
+
 def _points(name: str, x: Array) -> np.ndarray:
-    a = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    a = _real_array(name, x)
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or a.shape[0] == 0:
@@ -62,11 +70,14 @@ def mode_coverage(samples: Array, mixture: Union[str, Modes], *, n_std: float = 
                   min_count: int = 20) -> ModeCoverage:
     """Count the modes of ``mixture`` (a data-set name such as ``"8gaussians"``, or ``Modes``) that
     ``samples`` (n, 2) cover, and the fraction of samples that are high quality."""
+    if not isinstance(mixture, (str, Modes)):
+        raise ValueError(f"mixture must be a data-set name or a Modes, got {type(mixture).__name__}")
     m = _modes(mixture) if isinstance(mixture, str) else mixture
-    if not n_std > 0:
-        raise ValueError(f"n_std must be positive, got {n_std!r}")
-    if min_count < 1:
-        raise ValueError(f"min_count must be at least 1, got {min_count!r}")
+    if isinstance(n_std, bool) or not isinstance(n_std, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(n_std) or not n_std > 0:
+        raise ValueError(f"n_std must be a positive finite number, got {n_std!r}")
+    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
     x = _points("samples", samples)
     centers = m.centers.double().numpy()
     if x.shape[1] != centers.shape[1]:
@@ -87,7 +98,7 @@ def mode_coverage(samples: Array, mixture: Union[str, Modes], *, n_std: float = 
 
 def _scores(name: str, x: Array) -> np.ndarray:
     """``x`` as a 1-D float64 array of scores; an (n, 1) column (a critic's output) is flattened."""
-    a = x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
+    a = _real_array(name, x)
     if a.ndim == 2 and a.shape[1] == 1:
         a = a[:, 0]
     if a.ndim != 1 or a.shape[0] == 0:
@@ -137,7 +148,8 @@ def pairwise_auroc(scores: Array, labels: Array, n_classes: Optional[int] = None
     """The (C, C) matrix A with A[i, j] = auroc(scores of class i, scores of class j).
 
     ``labels`` are integers in 0..C-1, C = ``n_classes`` (default: max label + 1); every class needs at
-    least one score. A[i, j] > 0.5 says class i tends to score higher than class j;
+    least one score, and there must be at least two classes (with one there is nothing to compare, so a
+    ValueError, not a matrix [[0.5]]). A[i, j] > 0.5 says class i tends to score higher than class j;
     A[i, j] + A[j, i] = 1 and the diagonal is 0.5. Returned as float64.
     """
     s = _scores("scores", scores)
@@ -154,6 +166,9 @@ def pairwise_auroc(scores: Array, labels: Array, n_classes: Optional[int] = None
         raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
     elif lab.max() >= n_classes:
         raise ValueError(f"label {int(lab.max())} is out of range for n_classes={n_classes}")
+    if n_classes < 2:
+        raise ValueError(f"pairwise_auroc needs scores of at least two classes; the labels hold only class "
+                         f"{np.unique(lab).tolist()} (n_classes={n_classes})")
     counts = np.bincount(lab.astype(np.int64), minlength=n_classes)
     if (counts == 0).any():
         raise ValueError(f"classes {np.flatnonzero(counts == 0).tolist()} have no scores")

@@ -215,3 +215,15 @@ def test_parallel_lines_with_a_generator_equals_the_same_seed():
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="either seed or generator"):
         data.parallel_lines(10, 0.3, seed=1, generator=torch.Generator())
+
+
+# ---- to_images: a pixel only from a finite value (issue 16) ---------------------------------------------
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_to_images_refuses_non_finite_values_instead_of_making_black_or_white_pixels(bad):
+    t = torch.zeros(2, 3, 4, 4)
+    t[1, 2, 3, 0] = bad
+    with pytest.raises(ValueError, match=r"to_images .*NaN or Inf \(1 of 96 values, first at index \[1, 2, 3, 0\]\)"):
+        data.to_images(t)
+    t[1, 2, 3, 0] = 7.0          # a finite value out of range is still clamped (a generator's overshoot)
+    assert data.to_images(t)[1, 3, 0, 2] == 255

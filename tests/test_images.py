@@ -9,9 +9,11 @@ import textwrap
 import time
 from dataclasses import asdict, replace
 
+import numpy as np
 import pytest
 import torch
 
+from gan_lab import data as gdata
 from gan_lab import images as gi
 from gan_lab.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from gan_lab.images import ImageTrainConfig, image_grid, to_uint8, train_images
@@ -515,3 +517,23 @@ def test_a_checkpoint_whose_weights_do_not_fit_is_a_clear_error(pictures, tmp_pa
     save_checkpoint(path, state)
     with pytest.raises(CheckpointError, match="networks do not fit the configuration"):
         run(pictures, steps=4, checkpoint_path=path, resume=True)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_every_image_to_pixel_function_refuses_non_finite_values(bad):
+    x = torch.zeros(2, 3, 4, 4)
+    x[0, 1, 2, 3] = bad
+    for fn in (to_uint8, image_grid):
+        with pytest.raises(ValueError, match=r"NaN or Inf \(1 of 96 values, first at index \[0, 1, 2, 3\]\)"):
+            fn(x)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        gdata.to_images(x)
+
+
+def test_image_grid_and_to_uint8_refuse_integer_images_that_are_not_uint8():
+    with pytest.raises(ValueError, match="image_grid takes uint8 images or float images.*int64"):
+        image_grid(torch.zeros(2, 3, 4, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="to_uint8 takes a floating-point tensor.*int64"):
+        to_uint8(torch.zeros(2, 3, 4, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="to_uint8 takes a floating-point tensor.*ndarray"):
+        to_uint8(np.zeros((2, 3, 4, 4)))

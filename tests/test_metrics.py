@@ -144,3 +144,34 @@ def test_mode_coverage_rejects_an_unknown_mixture_and_a_dimension_mismatch():
         metrics.mode_coverage(torch.zeros(5, 3), "8gaussians")
     with pytest.raises(ValueError, match="samples contains NaN"):
         metrics.mode_coverage(torch.full((5, 2), math.nan), "8gaussians")
+
+
+# ---- refused, never a number (issue 16) -----------------------------------------------------------------
+
+@pytest.mark.parametrize("x, y, match", [
+    (np.zeros((0, 2)), np.zeros((3, 2)), r"^x must be a non-empty"),
+    (np.zeros((3, 2)), np.zeros((0, 2)), r"^y must be a non-empty"),
+    (np.full((3, 2), math.nan), np.zeros((3, 2)), r"^x contains NaN"),
+    (np.array([["0.5", "1"]]), np.zeros((1, 2)), r"^x must hold real numbers, got dtype <U3"),
+    (np.zeros((2, 2)), torch.zeros(2, 2, dtype=torch.complex64), r"^y must hold real numbers, got dtype complex64"),
+    (np.zeros((2, 2), dtype=bool), np.zeros((2, 2)), r"^x must hold real numbers, got dtype bool"),
+])
+def test_w1_refuses_empty_non_finite_and_coerced_input_naming_the_argument(x, y, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.wasserstein1(x, y)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(samples=torch.zeros(0, 2)), "samples must be a non-empty"),
+    (dict(n_std=True), "n_std.*got True"),
+    (dict(n_std=math.inf), "n_std.*got inf"),
+    (dict(n_std="3"), "n_std.*got '3'"),
+    (dict(min_count=True), "min_count.*got True"),
+    (dict(min_count=2.5), "min_count.*got 2.5"),
+    (dict(min_count="20"), "min_count.*got '20'"),
+    (dict(mixture=None), "mixture must be a data-set name or a Modes, got NoneType"),
+])
+def test_mode_coverage_refuses_empty_samples_and_non_numbers_naming_them(kwargs, pattern):
+    args = {"samples": data.sample("8gaussians", 50, seed=0), "mixture": "8gaussians", **kwargs}
+    with pytest.raises(ValueError, match=pattern):
+        metrics.mode_coverage(args.pop("samples"), args.pop("mixture"), **args)

@@ -238,3 +238,29 @@ def test_spearman_tail_agrees_with_random_orders_of_ten():
 def test_spearman_tail_rejects_bad_input(n, rho, match):
     with pytest.raises(ValueError, match=match):
         metrics.rank_correlation_tail(n, rho)
+
+
+# ---- one class, empty sides, coerced types: refused, never a number (issue 16) ----------------------------
+
+@pytest.mark.parametrize("labels, n_classes", [([0, 0, 0], None), ([0, 0, 0], 1)])
+def test_pairwise_auroc_with_a_single_class_refuses_naming_the_class_present(labels, n_classes):
+    with pytest.raises(ValueError, match=r"at least two classes.*only class \[%d\]" % labels[0]):
+        metrics.pairwise_auroc(np.array([0.1, 0.2, 0.3]), np.array(labels), n_classes)
+
+
+@pytest.mark.parametrize("pos, neg, match", [
+    ([], [1.0, 2.0], "positive_scores must be a non-empty"),
+    ([1.0, 2.0], [], "negative_scores must be a non-empty"),
+    (["0.5", "0.7"], [0.1], "positive_scores must hold real numbers, got dtype <U3"),
+    ([True, False], [0.1], "positive_scores must hold real numbers, got dtype bool"),
+    ([1.0], np.array([1 + 2j]), "negative_scores must hold real numbers, got dtype complex128"),
+    ([math.nan], [0.1], "positive_scores contains NaN"),
+])
+def test_auroc_refuses_empty_sides_and_values_it_would_have_to_coerce(pos, neg, match):
+    with pytest.raises(ValueError, match=match):
+        metrics.auroc(pos, neg)
+
+
+def test_rank_correlation_refuses_string_numbers_instead_of_parsing_them():
+    with pytest.raises(ValueError, match="a must hold real numbers"):
+        metrics.rank_correlation(["1", "2", "3"], [1.0, 2.0, 3.0])
