@@ -50,22 +50,41 @@ def _check_settings(steps: int, batch_size: int, eval_samples: int, lr: float) -
     for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_samples", eval_samples)):
         if not isinstance(v, int) or isinstance(v, bool) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr!r}")
+
+
+def _check_betas(betas: tuple) -> None:
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
+        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+
+
+def _check_net(name: str, net: Optional[nn.Module]) -> None:
+    if net is not None and not isinstance(net, nn.Module):
+        raise ValueError(f"{name} must be a torch.nn.Module or None, got {type(net).__name__}")
+
+
+def _check_pair(names: tuple[str, str], p: Data, q: Data) -> None:
+    """Both distributions valid and of one dimension; the errors name the caller's arguments."""
+    (_, _, dim_p), (_, _, dim_q) = _real_sampler(p, names[0]), _real_sampler(q, names[1])
+    if dim_p != dim_q:
+        raise ValueError(f"{names[0]} is {dim_p}-D but {names[1]} is {dim_q}-D")
 
 
 def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable, *, steps: int,
               batch_size: int, lr: float, betas: tuple, eval_samples: int, seed: int,
-              device: torch.device, after_step: Optional[Callable[[nn.Module], None]] = None
-              ) -> tuple[nn.Module, list]:
+              device: torch.device, after_step: Optional[Callable[[nn.Module], None]] = None,
+              names: tuple[str, str] = ("P", "Q")) -> tuple[nn.Module, list]:
     """Minimise ``loss(net, x, y, rng)`` over batches x ~ P, y ~ Q with Adam; every steps/50 steps record
     ``score(net, x_eval, y_eval)`` on fixed held-out samples. Returns the net and the (step, score) curve.
     ``after_step(net)``, if given, runs once before training and after every update (e.g. clipping), so
-    every forward pass, every score and the returned net satisfy it."""
-    sample_p, _, dim_p = _real_sampler(p)
-    sample_q, _, dim_q = _real_sampler(q)
+    every forward pass, every score and the returned net satisfy it. ``names`` are the caller's names for P
+    and Q, for the error messages."""
+    sample_p, _, dim_p = _real_sampler(p, names[0])
+    sample_q, _, dim_q = _real_sampler(q, names[1])
     if dim_p != dim_q:
-        raise ValueError(f"P is {dim_p}-D but Q is {dim_q}-D")
+        raise ValueError(f"{names[0]} is {dim_p}-D but {names[1]} is {dim_q}-D")
     net = net.to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
     rng = settings.rng(seed)
@@ -99,6 +118,8 @@ def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size:
     """Train D to maximise V(D, G) = E_{p_data} log D(x) + E_{p_g} log(1 - D(x)) between two fixed
     distributions, with Adam; V is measured on ``eval_samples`` fresh points of each."""
     _check_settings(steps, batch_size, eval_samples, lr)
+    _check_net("discriminator", discriminator)
+    _check_pair(("p_data", "p_g"), p_data, p_g)
     dev = settings.resolve_device(device)
     settings.seed_everything(seed)
     D = discriminator if discriminator is not None else nets.discriminator(_data_dim(p_data), width=width, depth=depth)
@@ -107,7 +128,7 @@ def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size:
         loss=lambda net, x, y, rng: losses.discriminator_loss(net(x), net(y)),
         score=lambda net, x, y: -losses.discriminator_loss(net(x), net(y)),
         steps=steps, batch_size=batch_size, lr=lr, betas=(0.9, 0.999), eval_samples=eval_samples,
-        seed=seed, device=dev)
+        seed=seed, device=dev, names=("p_data", "p_g"))
     v = curve[-1][1]
     return DiscriminatorFit(D, v, (v + math.log(4.0)) / 2, curve)
 
@@ -129,8 +150,12 @@ def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 
     A critic that ends constant on the evaluation samples (all ReLUs dead) triggers a warning.
     """
     _check_settings(steps, batch_size, eval_samples, lr)
-    if not (isinstance(penalty_weight, (int, float)) and math.isfinite(penalty_weight) and penalty_weight >= 0):
+    if not (isinstance(penalty_weight, (int, float)) and not isinstance(penalty_weight, bool)
+            and math.isfinite(penalty_weight) and penalty_weight >= 0):
         raise ValueError(f"penalty_weight must be a finite number >= 0, got {penalty_weight!r}")
+    _check_betas(betas)
+    _check_net("critic", critic)
+    _check_pair(("p", "q"), p, q)
     dev = settings.resolve_device(device)
     settings.seed_everything(seed)
     f = critic if critic is not None else nets.critic(_data_dim(p), width=width, depth=depth)
@@ -149,7 +174,7 @@ def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 
         return fx.mean() - fy.mean()
 
     f, curve = _optimise(f, p, q, loss=loss, score=score, steps=steps, batch_size=batch_size, lr=lr,
-                         betas=tuple(betas), eval_samples=eval_samples, seed=seed, device=dev)
+                         betas=tuple(betas), eval_samples=eval_samples, seed=seed, device=dev, names=("p", "q"))
     if spread[-1] == 0.0:
         warnings.warn("the critic is constant on the evaluation samples (its ReLUs died), so the estimate "
                       f"{curve[-1][1]:.4g} means nothing: lower lr or widen the critic", RuntimeWarning)

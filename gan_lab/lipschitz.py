@@ -101,12 +101,13 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     if lr is None:
         lr = 5e-5 if constraint == "clip" else 1e-4
     _positive("lr", lr)
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(0 <= float(b) < 1 for b in betas)):
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
+            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
         raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
     if critic is not None and not isinstance(critic, nn.Module):
         raise ValueError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
-    _, _, dim_p = _real_sampler(real)
-    _, _, dim_q = _real_sampler(fake)
+    _, _, dim_p = _real_sampler(real, "real")
+    _, _, dim_q = _real_sampler(fake, "fake")
     if dim_p != dim_q:
         raise ValueError(f"real is {dim_p}-D but fake is {dim_q}-D")
     dev = settings.resolve_device(device)
@@ -126,7 +127,8 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     clip_after_step = (lambda net: losses.clip_weights(net, clip)) if constraint == "clip" else None
     f, curve = estimate._optimise(f, real, fake, loss=loss, score=lambda net, x, y: net(x).mean() - net(y).mean(),
                                   steps=steps, batch_size=batch_size, lr=lr, betas=tuple(betas),
-                                  eval_samples=eval_samples, seed=seed, device=dev, after_step=clip_after_step)
+                                  eval_samples=eval_samples, seed=seed, device=dev, after_step=clip_after_step,
+                                  names=("real", "fake"))
     bound = float(clip) if constraint == "clip" else float(penalty_weight)
     return CriticFit(f, curve[-1][1], curve, constraint, bound, one_sided)
 

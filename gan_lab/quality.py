@@ -73,7 +73,12 @@ def _as_batch(name: str, images: Images) -> torch.Tensor:
 
 
 def _as_labels(labels: Union[torch.Tensor, np.ndarray], n: int) -> torch.Tensor:
-    lab = torch.as_tensor(labels)
+    if isinstance(labels, (str, bytes)):
+        raise ValueError(f"labels must be integers, one per image, got a string {labels!r:.40}")
+    try:
+        lab = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"labels must be integers, one per image, got {labels!r:.60}") from None
     if lab.dtype in (torch.bool,) or lab.is_floating_point() or lab.is_complex():
         raise ValueError(f"labels must be integers, got dtype {lab.dtype}")
     if lab.shape != (n,):

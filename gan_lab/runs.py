@@ -17,6 +17,7 @@ for later. Runs live in ``run_dir()``.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -96,7 +97,7 @@ def _canonical(value: Any, where: str) -> Any:
         return {type(value).__name__: _canonical(asdict(value), where)}
     if isinstance(value, torch.device):
         return {"device": str(value)}
-    raise ValueError(f"{where} is a {type(value).__name__}, which cannot be part of a cached run's key "
+    raise ValueError(f"{where} = {value!r:.60} is a {type(value).__name__}, which cannot be part of a cached run's key "
                      "(callables, modules and open files have no stable identity): call the function directly")
 
 
@@ -116,9 +117,14 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
     name = _name_of(fn)
     for bad in ("on_log", "generator", "critic", "checkpoint_path", "resume"):
         if kwargs.get(bad) is not None and kwargs.get(bad) is not False:
-            raise ValueError(f"runs.cached cannot cache a call with {bad}=...: its effect is not in the key; "
-                             "call the function directly")
-    described = {"fn": name, "args": _canonical(list(args), "args"), "kwargs": _canonical(kwargs, "kwargs"),
+            raise ValueError(f"runs.cached cannot cache a call with {bad}={kwargs[bad]!r:.60}: its effect is not in "
+                             "the key; call the function directly")
+    # positional arguments described one by one, so an error names the parameter (the key is the same as
+    # _canonical(list(args)): the names go only into messages)
+    params = [p for p in inspect.signature(fn).parameters if p not in ("self",)]
+    positional = ["list", [_canonical(v, f"{params[i] if i < len(params) else 'args'} (argument {i + 1})")
+                           for i, v in enumerate(args)]]
+    described = {"fn": name, "args": positional, "kwargs": _canonical(kwargs, "kwargs"),
                  "budget": settings.budget(), "seed_offset": settings.seed_offset(), "torch": torch.__version__,
                  "code": code_version()}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]

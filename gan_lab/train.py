@@ -162,44 +162,46 @@ class StopTraining(Exception):
     ``train`` then returns the result as it stands; the history keeps this last log."""
 
 
-def _real_sampler(data: Data) -> tuple[Callable[[int, torch.Generator], torch.Tensor], Optional[str], int]:
-    """A function (n, generator) -> (n, d) real points, the data set's name if it has one, and d."""
+def _real_sampler(data: Data, arg: str = "data") -> tuple[Callable[[int, torch.Generator], torch.Tensor],
+                                                          Optional[str], int]:
+    """A function (n, generator) -> (n, d) real points, the data set's name if it has one, and d.
+    ``arg`` is the argument's name in the caller, for the error messages."""
     if isinstance(data, str):
         if data not in _data.NAMES:
-            raise ValueError(f"unknown data set {data!r}; known: {', '.join(_data.NAMES)}")
+            raise ValueError(f"unknown data set {arg}={data!r}; known: {', '.join(_data.NAMES)}")
         dim = _data.sample(data, 1, seed=0).shape[1]
         return (lambda n, g: _data.sample(data, n, generator=g)), data, dim
     if isinstance(data, torch.Tensor):
         if data.is_complex() or not (data.is_floating_point() or data.dtype in _INTEGER_DTYPES):
-            raise ValueError(f"data tensor must hold real numbers, got dtype {data.dtype}")
+            raise ValueError(f"{arg} tensor must hold real numbers, got dtype {data.dtype}")
         if data.dim() != 2 or data.shape[0] == 0:
-            raise ValueError(f"data tensor must have shape (n, d) with n > 0, got {tuple(data.shape)}")
+            raise ValueError(f"{arg} tensor must have shape (n, d) with n > 0, got {tuple(data.shape)}")
         if not torch.isfinite(data).all():
             bad = (~torch.isfinite(data)).nonzero()[0].tolist()
-            raise ValueError(f"data contains NaN or Inf (first at index {bad}: {data[bad[0], bad[1]].item()})")
+            raise ValueError(f"{arg} contains NaN or Inf (first at index {bad}: {data[bad[0], bad[1]].item()})")
         points = data.detach().to(torch.float32).cpu()
         return (lambda n, g: points[torch.randint(len(points), (n,), generator=g)]), None, points.shape[1]
     if callable(data):
         probe = data(2, torch.Generator().manual_seed(0))
         if not isinstance(probe, torch.Tensor) or probe.dim() != 2 or probe.shape[0] != 2:
             shape = tuple(probe.shape) if isinstance(probe, torch.Tensor) else type(probe).__name__
-            raise ValueError(f"a data callable must return an (n, d) tensor for (n, generator); for n = 2 it "
+            raise ValueError(f"a {arg} callable must return an (n, d) tensor for (n, generator); for n = 2 it "
                              f"returned {shape}")
         if probe.is_complex() or not probe.is_floating_point():
-            raise ValueError(f"the data callable must return real floating-point points, got dtype {probe.dtype}")
+            raise ValueError(f"the {arg} callable must return real floating-point points, got dtype {probe.dtype}")
         if not torch.isfinite(probe).all():
-            raise ValueError(f"the data callable returned NaN or Inf: {probe.tolist()}")
+            raise ValueError(f"the {arg} callable returned NaN or Inf: {probe.tolist()}")
         dim = probe.shape[1]
 
         def checked(n: int, g: torch.Generator) -> torch.Tensor:   # a shape compare per batch: free
             x = data(n, g)
             if not isinstance(x, torch.Tensor) or tuple(x.shape) != (n, dim):
                 shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ValueError(f"the data callable returned {shape} for n = {n}; it must return ({n}, {dim})")
+                raise ValueError(f"the {arg} callable returned {shape} for n = {n}; it must return ({n}, {dim})")
             return x
 
         return checked, None, dim
-    raise ValueError(f"data must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
+    raise ValueError(f"{arg} must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
 
 
 def _optimizer(cfg: TrainConfig, params, lr: float, kind: str) -> torch.optim.Optimizer:
@@ -213,6 +215,8 @@ def _optimizer(cfg: TrainConfig, params, lr: float, kind: str) -> torch.optim.Op
 
 def _config(config: Optional[TrainConfig], overrides: dict, on_log) -> TrainConfig:
     base = config if config is not None else TrainConfig()
+    if not isinstance(base, TrainConfig):
+        raise ValueError(f"config must be a TrainConfig, got {type(base).__name__}: {base!r:.80}")
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -237,6 +241,9 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     a NaN/Inf loss raises ``TrainingDiverged`` carrying the partial result.
     """
     cfg = _config(config, overrides, on_log)
+    for arg, net in (("generator", generator), ("critic", critic)):
+        if net is not None and not isinstance(net, nn.Module):
+            raise ValueError(f"{arg} must be a torch.nn.Module or None, got {type(net).__name__}")
     sample_real, name, dim = _real_sampler(data)
     dev = settings.resolve_device(device)
     settings.seed_everything(cfg.seed)
@@ -262,9 +269,12 @@ def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequ
     nothing is raised. ``on_log`` is called per seed with copies of that seed's networks.
     """
     cfg = _config(config, overrides, on_log)
-    seeds = list(seeds)
-    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range)):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    seeds = list(seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= settings.SEED_LIMIT
+                        for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers below 2**63, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {seeds!r}")
     sample_real, name, dim = _real_sampler(data)
