@@ -14,6 +14,7 @@ from gan_lab.exercises import fix_saturating_loss as fix
 from gan_lab.exercises.fix_mode_collapse import checked_overrides, outcomes
 
 from . import answer, over_seeds
+from .compare import call
 
 __all__ = ["HIDDEN", "SEEDS", "NEED", "test_fixed_settings"]
 
@@ -24,8 +25,8 @@ NEED = 4
 def test_fixed_settings(ns: dict) -> None:
     """The reader's fix meets the bar on at least NEED of SEEDS."""
     fn = answer(ns, "fixed_settings")
-    overrides = checked_overrides(fn(), pinned=fix.PINNED, allowed=fix.ALLOWED)
-    again = fn()
+    overrides = checked_overrides(call("fixed_settings()", fn), pinned=fix.PINNED, allowed=fix.ALLOWED)
+    again = call("fixed_settings()", fn)
     assert isinstance(again, dict) and checked_overrides(again, pinned=fix.PINNED, allowed=fix.ALLOWED) == overrides, \
         "fixed_settings() should return the same settings on every call (no randomness inside it)"
     results = {o.seed: o for o in outcomes(overrides, SEEDS, fix.PINNED)}

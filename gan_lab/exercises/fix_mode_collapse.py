@@ -6,8 +6,9 @@ but sit on 1 to 3 of the 8 modes, and the exact W1 to the data stays near 1 (0.9
 101-105). The reader's ``fixed_settings()`` returns overrides of the game's settings (``ALLOWED``); the
 networks, the batch size and the step count stay as pinned, so a fix cannot buy quality with compute.
 
-A run meets the bar when its last log has W1 <= ``W1_BAR`` and at least ``MODES_BAR`` modes covered
-(``gl.metrics.mode_coverage``: >= 20 of 1,000 samples within 3 standard deviations of the mode's centre).
+A run meets the bar (``meets_bar``, graded by the hidden test) when its last log has W1 <= ``W1_BAR`` and at
+least ``MODES_BAR`` modes covered (``gl.metrics.mode_coverage``: >= 20 of 1,000 samples within 3 standard
+deviations of the mode's centre). The visible check asks for the W1 part on one seed.
 """
 from __future__ import annotations
 
@@ -106,8 +107,9 @@ def meets_bar(outcome: Outcome) -> bool:
 
 
 def check_fixed_settings(fn: Callable[[], Mapping]) -> bool:
-    """``fn()`` must return overrides of ``ALLOWED`` fields only; at the book and full budgets the pinned run
-    with them must meet the bar (``meets_bar``) on seed 7. At the quick budget the run is 200 steps and must
+    """``fn()`` must return overrides of ``ALLOWED`` fields only that change the pinned run; at the book and
+    full budgets the pinned run with them must end with W1 <= W1_BAR on seed 7 (the hidden test also counts
+    the modes, on other seeds). At the quick budget the run is 200 steps and must
     only train without diverging (a smoke test: the bar needs the full 1,000 steps)."""
     from . import run_check
 
@@ -118,6 +120,5 @@ def check_fixed_settings(fn: Callable[[], Mapping]) -> bool:
             assert o.diverged is None, f"seed {o.seed}: training diverged ({o.diverged})"
             return
         (o,) = outcomes(overrides, VISIBLE_SEEDS)
-        assert meets_bar(o), (f"seed {o.seed}: {o}; the bar is W1 <= {W1_BAR} and at least {MODES_BAR} of 8 "
-                              f"modes covered")
+        assert o.diverged is None and o.w1 <= W1_BAR, f"seed {o.seed}: {o}; the bar is W1 <= {W1_BAR}"
     return run_check("fix the collapsing GAN", attempt)
