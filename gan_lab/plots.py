@@ -18,6 +18,13 @@ def _np(x: Array) -> np.ndarray:
     return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
+def _bad_values(a: np.ndarray) -> str:
+    """Why ``a`` cannot be drawn: its dtype if it is not real, else how many values are NaN or Inf."""
+    if a.dtype.kind not in "iuf":
+        return f"dtype {a.dtype}"
+    return f"{int((~np.isfinite(a)).sum())} NaN or Inf of {a.size} values"
+
+
 def samples(ax: plt.Axes, real: Optional[Array] = None, fake: Optional[Array] = None, *,
             lim: float = 2.0, title: str = "", s: float = 3.0) -> plt.Axes:
     """Scatter real samples (grey) and generated samples (orange) in the square [-lim, lim]^2."""
@@ -44,6 +51,9 @@ def density(ax: plt.Axes, points: Array, *, lim: float = 2.0, bins: int = 100, c
     p = _np(points)
     if p.ndim != 2 or p.shape[1] != 2:
         raise ValueError(f"density needs (n, 2) points, got shape {p.shape}")
+    if p.dtype.kind not in "iuf" or not np.isfinite(p).all():
+        raise ValueError(f"density needs finite real points (NaN or Inf would be dropped from the histogram "
+                         f"silently), got {_bad_values(p)}")
     hist, xe, ye = np.histogram2d(p[:, 0], p[:, 1], bins=bins, range=[[-lim, lim], [-lim, lim]], density=True)
     ax.imshow(hist.T, origin="lower", extent=(xe[0], xe[-1], ye[0], ye[-1]), cmap=cmap, aspect="equal")
     ax.set_xticks([])
@@ -121,6 +131,8 @@ def ridge(ax: plt.Axes, scores: Array, labels: Array, *, names: Optional[Sequenc
     lab = np.asarray(_np(labels)).reshape(-1)
     if s.shape != lab.shape or s.size == 0:
         raise ValueError(f"scores and labels must be non-empty and of one length, got {s.shape} and {lab.shape}")
+    if not np.isfinite(s).all():
+        raise ValueError(f"scores must be finite, got {_bad_values(s)}")
     if lab.dtype.kind not in "iu" or lab.min() < 0:
         raise ValueError("labels must be non-negative integers")
     if not isinstance(bins, int) or bins < 1:

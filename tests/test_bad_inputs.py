@@ -312,3 +312,29 @@ def test_a_bad_argument_is_refused_by_name_before_any_step_or_file(case, guarded
     assert names_it or arg in ("no_such_option", "stepz"), f"the error does not name {arg!r}: {message}"
     assert re.search(pattern, message, flags=re.S), f"the error does not show {pattern!r}: {message}"
     assert list(guarded.iterdir()) == [], f"files were written: {list(guarded.iterdir())}"
+
+
+# ---- numbers into pictures: no NaN or Inf is drawn as a pixel, a bin or nothing at all --------------------
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_every_function_that_turns_numbers_into_a_picture_refuses_non_finite_values(bad, guarded):
+    import matplotlib.pyplot as plt
+
+    images = torch.zeros(2, 3, 4, 4)
+    images[1, 0, 2, 1] = bad
+    points = torch.zeros(6, 2)
+    points[4, 1] = bad
+    scores, labels = torch.tensor([0.0, 1.0, bad, 2.0]), torch.tensor([0, 0, 1, 1])
+    fig, ax = plt.subplots()
+    try:
+        for name, draw in [("to_images", lambda: gl.data.to_images(images)),
+                           ("to_uint8", lambda: gl.images.to_uint8(images)),
+                           ("image_grid", lambda: gl.images.image_grid(images)),
+                           ("density", lambda: gl.plots.density(ax, points)),
+                           ("ridge", lambda: gl.plots.ridge(ax, scores, labels))]:
+            with pytest.raises(ValueError, match=r"NaN or Inf") as info:
+                draw()
+            assert re.search(r"\b1\b.* of (96|12|4) values", str(info.value)), f"{name}: {info.value}"
+        assert not ax.images and not ax.collections      # nothing was drawn
+    finally:
+        plt.close(fig)
