@@ -63,6 +63,16 @@ def _markdown(path: Path) -> str:
     return "\n\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown")
 
 
+_ACCENTS = {"'": "\u0301", '"': "\u0308", "`": "\u0300", "^": "\u0302", "~": "\u0303", "c": "\u0327"}
+
+
+def _latex_accents(text: str) -> str:
+    """BibTeX accents as Unicode: {\\'e} -> é, \\"o -> ö."""
+    import unicodedata
+    out = re.sub(r"\\(['\"`^~c])\s*\{?(\w)\}?", lambda m: m.group(2) + _ACCENTS[m.group(1)], text)
+    return unicodedata.normalize("NFC", out)
+
+
 def _bib_field(body: str, name: str) -> str:
     m = re.search(rf"\b{name}\s*=\s*[{{\"]", body, re.I)
     if not m:
@@ -75,7 +85,8 @@ def _bib_field(body: str, name: str) -> str:
         if depth:
             out.append(ch)
         i += 1
-    return re.sub(r"\s+", " ", "".join(out).replace("{", "").replace("}", "")).strip().rstrip('"')
+    text = _latex_accents("".join(out))
+    return re.sub(r"\s+", " ", text.replace("{", "").replace("}", "")).strip().rstrip('"')
 
 
 def parse_bib(text: str) -> dict[str, Entry]:
@@ -157,7 +168,8 @@ def references(index: BookIndex, keys: list[str]) -> str:
     for key in dict.fromkeys(keys):
         e = index.bib[key]
         where = f" {e.extra}." if e.extra else ""
-        lines.append(f"- {', '.join(e.authors)} ({e.year}). *{e.title}*.{where}")
+        stop = "" if e.title.endswith(("?", "!", ".")) else "."
+        lines.append(f"- {', '.join(e.authors)} ({e.year}). *{e.title}*{stop}{where}")
     return "\n".join(lines)
 
 
@@ -191,7 +203,7 @@ def to_markdown(text: str, index: BookIndex, stem: str, *, cited: list[str] = ()
                 raise MystError(f"exercise without a known :label: on page {stem}")
             out.append(exercise_header(index, label) + "\n\n" + rest)
         elif name == "bibliography":
-            out.append("**References**\n\n" + references(index, list(cited)))
+            out.append(references(index, list(cited)))   # the page's own heading comes before it
         else:
             raise MystError(f"directive {{{name}}} cannot be shown in a plain notebook (page {stem})")
         pos = end

@@ -34,7 +34,8 @@ def install_line(version: str) -> str:
 
 
 def chapters() -> list[Path]:
-    return sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+    """Every notebook a reader or a student opens: the chapters and the assignments."""
+    return sorted((ROOT / "book").glob("[0-9][0-9]_*.ipynb")) + sorted((ROOT / "book" / "assignments").glob("*.ipynb"))
 
 
 def first_code_cell(nb: dict) -> dict:
@@ -53,7 +54,7 @@ def versions() -> dict[str, str]:
     for path in chapters():
         source = "".join(first_code_cell(json.loads(path.read_text()))["source"])
         m = re.search(r'"' + re.escape(DIST) + r" @ git\+" + re.escape(REPO) + r"@v(" + VERSION_RE + r')"', source)
-        found[f"book/{path.name} install line"] = m.group(1) if m else "?"
+        found[f"{path.relative_to(ROOT)} install line"] = m.group(1) if m else "?"
     return found
 
 

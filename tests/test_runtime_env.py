@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted(p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb"))
+# the chapters and the assignments: students open both with nothing but the package installed
+CHAPTERS = sorted(p.name for p in (ROOT / "book").glob("[0-9][0-9]_*.ipynb")) + \
+    sorted(f"assignments/{p.name}" for p in (ROOT / "book" / "assignments").glob("*.ipynb"))
 TORCH_SPEC = os.environ.get("GAN_LAB_TORCH_SPEC", "torch==2.13.0")
 
 RUN_NOTEBOOK = """
