@@ -51,7 +51,7 @@ DEF = re.compile(r"^def (\w+)\(", re.M)
 PIN = re.compile(r'gan-lab-book @ git\+https://github\.com/gan-lab/gan-lab@v([0-9][^"\s]*)')
 
 __all__ = ["book_notebooks", "hidden_module_name", "parse_notebook", "master_notebook", "build_assignment",
-           "build_all", "Exercise", "Parsed"]
+           "build_all", "fill", "Exercise", "Parsed"]
 
 
 def book_notebooks() -> list[Path]:
@@ -283,15 +283,22 @@ def master_notebook(path: Path, index: myst.BookIndex, version: str) -> nbformat
     return nb
 
 
-def write_reference(student: Path, graded: list[Exercise], target: Path) -> Path:
-    """The student notebook with every stub replaced by the reference solution: a submission that must
-    earn full marks (tests/test_classroom.py grades it)."""
+def fill(student: Path, answers: dict[str, str], target: Path) -> Path:
+    """A submission made from a student notebook: the answer cell of each exercise in ``answers`` (label ->
+    code) replaced by that code, the others left as stubs. Used for the reference submission and by the
+    tests (planted wrong answers)."""
     nb = nbformat.read(student, as_version=4)
-    answers = [c for c in nb.cells if "otter_answer_cell" in c.get("metadata", {}).get("tags", [])]
-    if len(answers) != len(graded):
-        raise ValueError(f"{student.name}: {len(answers)} answer cells for {len(graded)} graded exercises")
-    for cell, ex in zip(answers, graded):
-        cell.source = ex.reference()
+    cells = [c for c in nb.cells if "otter_answer_cell" in c.get("metadata", {}).get("tags", [])]
+    labels = [label for label, _ in json.loads(
+        (Path(student).parent.parent / "autograder" / "exercises.json").read_text(encoding="utf-8"))]
+    if len(cells) != len(labels):
+        raise ValueError(f"{Path(student).name}: {len(cells)} answer cells for {len(labels)} graded exercises")
+    unknown = sorted(set(answers) - set(labels))
+    if unknown:
+        raise ValueError(f"no exercise {unknown} in {Path(student).name}; its exercises are {labels}")
+    for cell, label in zip(cells, labels):
+        if label in answers:
+            cell.source = answers[label]
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
     return target
@@ -334,7 +341,8 @@ def build_assignment(path: Path, out: Path = DEFAULT_OUT, *, index: Optional[mys
         zipped.rename(autograder / "autograder.zip")
         graded = [ex for ex in parse_notebook(path).exercises.values() if ex.stub is not None]
         (autograder / "exercises.json").write_text(json.dumps([[ex.label, 1] for ex in graded]), encoding="utf-8")
-        write_reference(student / f"{path.stem}.ipynb", graded, staged / "reference" / f"{path.stem}.ipynb")
+        fill(student / f"{path.stem}.ipynb", {ex.label: ex.reference() for ex in graded},
+             staged / "reference" / f"{path.stem}.ipynb")
         tmp_target = target.with_name(target.name + ".tmp")
         shutil.rmtree(tmp_target, ignore_errors=True)
         shutil.copytree(staged, tmp_target)

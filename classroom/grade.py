@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,7 @@ class Grade:
     possible: dict[str, float] = field(default_factory=dict)
     feedback: dict[str, str] = field(default_factory=dict)
     error: str = ""
+    cell_errors: list[str] = field(default_factory=list)   # cells of the submission that raised or timed out
     seconds: float = 0.0
 
     @property
@@ -111,6 +113,19 @@ def _first_failure(test_file) -> str:
     return ""
 
 
+def _cell_errors(executed: Optional[nbformat.NotebookNode]) -> list[str]:
+    """What raised in the executed submission: 'ExceptionName: message (in the cell starting `...`)'."""
+    errors = []
+    for cell in (executed.cells if executed is not None else []):
+        if cell.cell_type != "code" or "_grader_signal" in cell.source or "otter" in cell.source:
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                first = next((ln for ln in cell.source.splitlines() if ln.strip()), "")[:60]
+                errors.append(f"{output.get('ename')}: {output.get('evalue', '')[:200]} (in the cell starting `{first}`)")
+    return errors
+
+
 def grade_submission(path: Path, assignments: Path = DEFAULT_ASSIGNMENTS, *, cell_seconds: float = CELL_SECONDS,
                      notebook_seconds: float = NOTEBOOK_SECONDS) -> Grade:
     """Grade one notebook; never raises for a bad submission (the grade says what went wrong)."""
@@ -136,11 +151,17 @@ def grade_submission(path: Path, assignments: Path = DEFAULT_ASSIGNMENTS, *, cel
         out = work / "out"
         out.mkdir()
         env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+        # its own session, so that a stop also ends the kernel otter started (its grandchild)
+        proc = subprocess.Popen([sys.executable, "-m", "otter", "run", "--no-logo", "-p",
+                                 "-a", str(_autograder(assignments, name)), "-o", str(out), str(submission)],
+                                cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
         try:
-            run = subprocess.run([sys.executable, "-m", "otter", "run", "--no-logo", "-p",
-                                  "-a", str(_autograder(assignments, name)), "-o", str(out), str(submission)],
-                                 cwd=work, capture_output=True, text=True, timeout=notebook_seconds, env=env)
+            stdout, stderr = proc.communicate(timeout=notebook_seconds)
+            run = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
         except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
             grade.error = f"grading did not finish within {notebook_seconds:g} s and was stopped"
             grade.feedback = {label: grade.error for label in grade.possible}
             grade.seconds = time.perf_counter() - start
@@ -154,6 +175,7 @@ def grade_submission(path: Path, assignments: Path = DEFAULT_ASSIGNMENTS, *, cel
             return grade
         with open(pickled, "rb") as f:
             results = dill.load(f)             # otter pickles its GradingResults with dill
+    grade.cell_errors = _cell_errors(getattr(results, "notebook", None))
     for label in grade.possible:
         test_file = results.results.get(label)
         if test_file is None:
@@ -171,6 +193,9 @@ def _feedback_text(grade: Grade) -> str:
              f"Score: {grade.total:g} / {grade.maximum:g}", ""]
     if grade.error:
         lines += [f"**The notebook could not be graded in full:** {grade.error}", ""]
+    if grade.cell_errors:
+        lines += ["**Cells that stopped with an error** (what they define was missing for the grader):", ""]
+        lines += [f"- {e}" for e in grade.cell_errors] + [""]
     for label, points in grade.possible.items():
         got = grade.scores.get(label, 0.0)
         mark = "passed" if got >= points else "lost"
