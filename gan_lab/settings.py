@@ -81,9 +81,18 @@ def resolve_device(requested: "str | torch.device | None" = None) -> torch.devic
     if requested is None:
         return device()
     try:
-        return torch.device(requested)
+        dev = torch.device(requested)
     except (RuntimeError, TypeError) as err:
         raise ValueError(f"device={requested!r} is not a torch device") from err
+    # refused here, not later inside torch ("Torch not compiled with CUDA enabled", an AssertionError)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={requested!r}: this machine has no CUDA GPU torch can use "
+                         f"(torch {torch.__version__}); use 'cpu' or leave device unset")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device={requested!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"device={requested!r}: MPS is not available on this machine")
+    return dev
 
 
 SEED_LIMIT = 2**63 - 1   # torch's generators take seeds below 2**63

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+import gan_lab as gl
 from gan_lab import settings
 
 
@@ -134,3 +135,19 @@ def test_the_offset_shifts_every_seed_the_package_uses(monkeypatch):
     assert shifted_run.history["w1"] == plain_run.history["w1"]
     assert torch.equal(shifted_points, plain_run.sample(10, seed=10))
     assert shifted_g == 11
+
+
+@pytest.mark.parametrize("requested", ["cuda", "cuda:0", torch.device("cuda")])
+def test_a_cuda_device_without_cuda_is_refused_up_front(monkeypatch, requested):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        settings.resolve_device(requested)
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        gl.train("8gaussians", steps=2, device=requested, progress=False)
+
+
+def test_a_cuda_index_beyond_the_gpus_is_refused(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="only 1 CUDA device"):
+        settings.resolve_device("cuda:3")
