@@ -107,7 +107,11 @@ class Exercise:
 
     def reference(self) -> str:
         """The solution as the student would write it: ``X_solution`` renamed ``X``."""
-        return re.sub(r"\b(\w+)_solution\b", r"\1", "\n\n\n".join(self.solution)).strip() + "\n"
+        code = re.sub(r"\b(\w+)_solution\b", r"\1", "\n\n\n".join(self.solution)).strip()
+        # what the stub cell imports (e.g. its checks module) the student keeps when filling it in
+        imports = [ln for ln in (self.stub or "").splitlines()
+                   if re.match(r"(from\s+\S+\s+)?import\s", ln) and ln not in code]
+        return ("\n".join(imports) + "\n\n\n" if imports else "") + code + "\n"
 
 
 @dataclass

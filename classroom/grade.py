@@ -210,7 +210,8 @@ def _write(grades: list[Grade], out: Path) -> Path:
     feedback = out / "feedback"
     shutil.rmtree(feedback, ignore_errors=True)
     feedback.mkdir()
-    columns = list(dict.fromkeys(label for g in grades for label in g.possible))
+    by_assignment = {g.assignment: list(g.possible) for g in grades}   # assignments by name, exercises in order
+    columns = [label for name in sorted(by_assignment) for label in by_assignment[name]]
     tmp = out / "grades.csv.tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

@@ -5,15 +5,15 @@ drawn shapes), ``nets`` (MLPs), ``losses`` (objectives, gradient penalty, clippi
 ``metrics`` (exact W1, mode coverage, AUROC, rank correlation), ``quality`` (a shapes classifier, FID and KID),
 ``convnets`` (convolutional G and f), ``images`` (WGAN-GP on images), ``checkpoint`` (atomic save, safe load), ``lipschitz`` (what clipping and the penalty do to a critic), ``theory`` (closed forms), ``estimate`` (trained discriminators
 and critics as estimators), ``transport`` (optimal transport plans), ``dirac`` (the Dirac-GAN game), ``scoring`` (a critic's scores of labelled
-test classes), ``runs`` (the run folder and a cache of finished runs), ``cli`` (``python -m gan_lab``),
+test classes), ``runs`` (the run folder and a cache of finished runs), ``costs`` (what each notebook takes to run), ``cli`` (``python -m gan_lab``),
 ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything, set_budget
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
-from . import (checkpoint, convnets, data, dirac, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
+from . import (checkpoint, convnets, costs, data, dirac, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
                quality, runs, scoring, theory, transport)
 
 __version__ = "0.1.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "set_budget", "train", "train_seeds", "TrainConfig", "TrainResult",
            "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality",
-           "convnets", "checkpoint", "images", "runs", "scoring", "dirac"]
+           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs"]
