@@ -6,7 +6,7 @@ it trains on five seeds the visible check does not use (101-105, one batched com
 1,000 steps whatever the budget. Tolerance: a seed passes when its last log has W1 <= 0.25 and >= 5 of 8 modes
 covered; at least 3 of the 5 seeds must pass. Measured (CPU, offset 0): the reference fix (WGAN-GP, lambda
 0.1, lr 1e-3, 3 critic steps) passes 4 of 5 (W1 0.130-0.158; 6, 8, 3, 5, 8 modes); the pinned broken run
-passes none (W1 0.90-1.72, 1-3 modes).
+passes none (W1 0.97-1.77, 1-3 modes). Timed alone on one CPU core: 29 s for the reference fix.
 """
 from __future__ import annotations
 
