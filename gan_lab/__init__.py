@@ -13,7 +13,7 @@ from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, tra
 from . import (checkpoint, convnets, costs, data, dirac, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
                quality, runs, scoring, theory, transport)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "set_budget", "train", "train_seeds", "TrainConfig", "TrainResult",
            "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality",
            "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs"]
