@@ -123,6 +123,8 @@ def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size:
     dev = settings.resolve_device(device)
     settings.seed_everything(seed)
     D = discriminator if discriminator is not None else nets.discriminator(_data_dim(p_data), width=width, depth=depth)
+    if discriminator is not None:
+        nets.check_fits("discriminator", D.to(dev), _data_dim(p_data), [(2,), (2, 1)], dev)
     D, curve = _optimise(
         D, p_data, p_g,
         loss=lambda net, x, y, rng: losses.discriminator_loss(net(x), net(y)),
@@ -159,6 +161,8 @@ def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 
     dev = settings.resolve_device(device)
     settings.seed_everything(seed)
     f = critic if critic is not None else nets.critic(_data_dim(p), width=width, depth=depth)
+    if critic is not None:
+        nets.check_fits("critic", f.to(dev), _data_dim(p), [(2,), (2, 1)], dev)
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         value = losses.critic_loss(net(x), net(y))       # E_Q f - E_P f, minimised

@@ -117,6 +117,7 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     else:
         settings.seed_everything(seed)
         f = critic
+        nets.check_fits("critic", f.to(dev), dim_p, [(2,), (2, 1)], dev)
 
     def loss(net: nn.Module, x: torch.Tensor, y: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
         value = losses.critic_loss(net(x), net(y))

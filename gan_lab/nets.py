@@ -10,7 +10,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-__all__ = ["ReLU", "MLP", "StackedMLP", "generator", "discriminator", "critic", "ParallelLines", "ACTIVATIONS"]
+__all__ = ["ReLU", "MLP", "StackedMLP", "generator", "discriminator", "critic", "ParallelLines", "ACTIVATIONS",
+           "check_fits"]
 
 
 class _ReLUFunction(torch.autograd.Function):
@@ -169,3 +170,26 @@ class ParallelLines(nn.Module):
             raise ValueError(f"ParallelLines takes noise of shape (n, 1), got {tuple(z.shape)}")
         u = 0.5 * (1 + torch.erf(z / 2 ** 0.5))
         return torch.cat([self.theta.expand(len(z), 1), u], dim=1)
+
+
+def check_fits(name: str, net: nn.Module, in_dim: int, shapes: Sequence[tuple], device: torch.device) -> None:
+    """Refuse a user's network that does not map a (2, in_dim) input to one of ``shapes`` (e.g. [(2, d)] for
+    a generator of d-D points, [(2,), (2, 1)] for a critic's scores), with a ValueError naming it, before any
+    training step.
+
+    The probe runs two zero inputs in eval mode without gradients, so it changes no parameter, no running
+    statistic and no random state; the network's mode is restored.
+    """
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net(torch.zeros(2, in_dim, device=device))
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"{name} does not take inputs of shape (n, {in_dim}): {err}") from None
+    finally:
+        net.train(was_training)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) not in [tuple(s) for s in shapes]:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        want = " or ".join(str(tuple(s)) for s in shapes)
+        raise ValueError(f"{name} maps inputs of shape (2, {in_dim}) to {got}, expected {want}")

@@ -249,7 +249,12 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     settings.seed_everything(cfg.seed)
     G = generator if generator is not None else nets.generator(dim, cfg.noise_dim, width=cfg.width, depth=cfg.depth)
     D = critic if critic is not None else nets.critic(dim, width=cfg.width, depth=cfg.depth)
-    (result,) = _train_stack(sample_real, name, dim, [cfg], G.to(dev), D.to(dev), dev, on_log)
+    G, D = G.to(dev), D.to(dev)
+    if generator is not None:
+        nets.check_fits("generator", G, cfg.noise_dim, [(2, dim)], dev)
+    if critic is not None:
+        nets.check_fits("critic", D, dim, [(2,), (2, 1)], dev)
+    (result,) = _train_stack(sample_real, name, dim, [cfg], G, D, dev, on_log)
     if result.diverged is not None:
         raise TrainingDiverged(result.diverged, result)
     return result

@@ -338,3 +338,36 @@ def test_every_function_that_turns_numbers_into_a_picture_refuses_non_finite_val
         assert not ax.images and not ax.collections      # nothing was drawn
     finally:
         plt.close(fig)
+
+
+# ---- a user's network that does not fit the data: refused by name before any step ------------------------
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: gl.train("8gaussians", steps=2, progress=False, generator=torch.nn.Linear(3, 2)),
+     r"generator does not take inputs of shape \(n, 2\)"),
+    (lambda: gl.train("8gaussians", steps=2, progress=False, generator=torch.nn.Linear(2, 3)),
+     r"generator maps inputs of shape \(2, 2\) to \(2, 3\), expected \(2, 2\)"),
+    (lambda: gl.train("8gaussians", steps=2, progress=False, critic=torch.nn.Linear(2, 4)),
+     r"critic maps inputs of shape \(2, 2\) to \(2, 4\)"),
+    (lambda: gl.lipschitz.fit_critic(torch.randn(64, 2), torch.randn(64, 2), steps=2, critic=torch.nn.Linear(5, 1)),
+     r"critic does not take inputs of shape \(n, 2\)"),
+    (lambda: gl.estimate.wasserstein1_dual(torch.randn(64, 2), torch.randn(64, 2), steps=2,
+                                           critic=torch.nn.Linear(2, 2)), r"critic maps"),
+    (lambda: gl.estimate.fit_discriminator(torch.randn(64, 1), torch.randn(64, 1), steps=2,
+                                           discriminator=torch.nn.Linear(2, 1)), r"discriminator does not take"),
+])
+def test_a_network_that_does_not_fit_is_refused_before_any_step(call, match, monkeypatch):
+    def no_step(self, *args, **kwargs):
+        raise AssertionError("an optimizer step ran before the bad network was refused")
+    monkeypatch.setattr(torch.optim.Optimizer, "step", no_step)
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_the_fit_probe_leaves_a_network_as_it_was():
+    net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    state = torch.random.get_rng_state()
+    gl.nets.check_fits("critic", net, 2, [(2, 1)], torch.device("cpu"))
+    assert net.training and torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
