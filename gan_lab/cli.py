@@ -11,6 +11,15 @@ written. The budget picks the defaults (steps, and for shapes the image size and
 options given explicitly win. ``--out DIR`` receives ``run.pt`` (the finished run, ``runs.save_result``),
 ``checkpoint.pt`` (image runs, every ``checkpoint_every`` steps; ``--resume`` continues from it),
 ``history.json`` and ``history.csv``, ``samples.png`` and ``config.json``.
+
+Under torchrun, ``train --data shapes`` is data parallel (``gan_lab.distributed``, ``images.train_images``):
+
+    torchrun --standalone --nproc-per-node 2 -m gan_lab train --data shapes --out runs/ddp --budget quick
+
+trains the run of one process with batch 2 x ``--batch-size``; rank 0 writes every file. Toy runs are
+refused under torchrun with more than one process: a batch of 2-D points takes microseconds, so splitting
+it over processes only adds communication, and N identical copies of a toy run would only overwrite one
+another's files (many toy runs at once are the job of ``train_seeds`` or a sweep).
 """
 from __future__ import annotations
 
@@ -27,7 +36,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from . import checkpoint, data, images, metrics, quality, runs, settings
+from . import checkpoint, data, distributed, images, metrics, quality, runs, settings
 from .train import TrainConfig, train
 
 TOY_DATA = ("8gaussians", "25gaussians", "swissroll")
@@ -152,6 +161,46 @@ def _save_png(path: Path, result: Any, n: int, seed: int) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    world = distributed.from_env()
+    if world is not None and world.size > 1:
+        if args.data in TOY_DATA:
+            raise UsageError(f"--data {args.data} under torchrun with {world.size} processes: toy runs train in "
+                             "one process (their batches of 2-D points are too small to split; for many runs "
+                             "use train_seeds or a sweep); run it as python -m gan_lab train ...")
+        if args.data == "shapes":
+            return _train_data_parallel(args, world)
+    return _train(args)
+
+
+def _device_of(world: distributed.World) -> torch.device:
+    """The device of this rank: its own GPU, cuda:LOCAL_RANK, when the detected device is CUDA."""
+    dev = settings.device()
+    return torch.device("cuda", world.local_rank) if dev.type == "cuda" else dev
+
+
+def _train_data_parallel(args: argparse.Namespace, world: distributed.World) -> int:
+    """``train --data shapes`` as one rank of a torchrun job; a failure names this rank and the checkpoint."""
+    dev = _device_of(world)
+    with distributed.process_group(world, dev):
+        try:
+            return _train(args, world, dev)
+        except RuntimeError as err:      # a collective that failed: another rank died, hung or lost contact
+            ckpt = Path(args.out) / "checkpoint.pt"
+            try:
+                at = f"{ckpt} (step {checkpoint.load_checkpoint(ckpt)['step']}) is intact: rerun the same " \
+                     "torchrun command with --resume to continue from it"
+            except (OSError, ValueError):
+                at = f"no checkpoint was written to {ckpt} yet"
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            print(f"gan_lab train: rank {world.rank} of {world.size} stopped: {first}\n"
+                  f"gan_lab train: if another rank failed first, torchrun's summary names it; the last checkpoint "
+                  f"{at}", file=sys.stderr, flush=True)
+            return 1
+
+
+def _train(args: argparse.Namespace, world: Optional[distributed.World] = None,
+           device: Optional[torch.device] = None) -> int:
+    main = world is None or world.main
     if args.budget:
         settings.set_budget(args.budget)
     budget = settings.budget()
@@ -173,8 +222,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume and args.data == "shapes" and not (Path(args.out) / "checkpoint.pt").exists():
         raise UsageError(f"--resume: there is no {Path(args.out) / 'checkpoint.pt'} to resume from")
     out = _check_out(Path(args.out))
-    (out / "config.json").write_text(json.dumps({"data": args.data, "budget": budget,
-                                                 "seed_offset": settings.seed_offset(), **asdict(cfg)}, indent=1))
+    if main:
+        (out / "config.json").write_text(json.dumps({"data": args.data, "budget": budget,
+                                                     "seed_offset": settings.seed_offset(), **asdict(cfg)}, indent=1))
     if args.data in TOY_DATA:
         if settings.device().type == "cpu":
             torch.set_num_threads(1)   # as the chapters do: the toy nets are too small for more threads to help
@@ -188,13 +238,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         pictures = data.to_tensor(data.shapes_dataset(data.SHAPES_TRAIN, preset["n_per_class"], size=cfg.size,
                                                       seed=args.seed)[0])
         ckpt = out / "checkpoint.pt"
-        result = images.train_images(pictures, cfg, checkpoint_path=ckpt, resume=bool(args.resume),
+        result = images.train_images(pictures, cfg, checkpoint_path=ckpt, resume=bool(args.resume), device=device,
                                      on_log=None if progress else _plain_log)
+    if not main:
+        return 0
     runs.save_result(out / "run.pt", result, data=args.data, budget=budget)
     _write_history(out, result.history)
     _save_png(out / "samples.png", result, 64 if args.data == "shapes" else 2000, seed=0)
     last = {k: v[-1] for k, v in result.history.items() if v and isinstance(v[-1], (int, float))}
-    print(f"trained {args.data} for {cfg.steps} generator steps in {result.seconds:.1f} s; last log: "
+    ranks = f" on {world.size} processes (global batch {world.size * cfg.batch_size})" if world else ""
+    print(f"trained {args.data} for {cfg.steps} generator steps{ranks} in {result.seconds:.1f} s; last log: "
           + ", ".join(f"{k} {v:.4g}" for k, v in last.items()))
     print(f"wrote {out}/run.pt, history.json, history.csv, samples.png, config.json")
     return 0

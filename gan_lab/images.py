@@ -26,6 +26,29 @@ path without a GPU. The gradient penalty is computed outside autocast in float32
 twice, and half precision would round the small differences ||grad f(x_hat)|| - 1 that it penalises.
 Without amp every pass is float32, and on the CPU the same seed gives bit-identical weights, with or
 without an interruption and ``resume=True``.
+
+Data parallel (under ``torchrun``, when ``gan_lab.distributed`` has a process group of N > 1 ranks up).
+``batch_size`` is the batch of one rank, b; the run is the single-process run with batch N b:
+
+- RNG layout: every rank draws the whole global batch (N b indices, z, eps) from the same seeded stream
+  and keeps its rows [rank b, (rank + 1) b). The streams stay identical on every rank, so the checkpoint
+  holds one RNG state, and the random numbers are exactly those of one process with batch N b.
+- The generator's batch norm normalises over the batch it sees. ``SyncBatchNorm`` runs only on GPUs, so
+  every rank runs G on the whole global batch (under no_grad for the critic's fakes; with gradients for
+  the generator step, whose loss then uses this rank's rows only). The batch statistics and running
+  averages are those of the N b batch, on every rank, and G costs little next to the critic's penalty.
+- Both players are wrapped in ``DistributedDataParallel``, which averages their gradients over the ranks
+  during the backward pass: the mean of N per-rank means over b rows is the mean over N b rows.
+- The penalty. DDP's reducer hooks the gradient accumulator of each parameter and expects one backward
+  per forward through the wrapper. The penalty's ``autograd.grad(f(x_hat), x_hat, create_graph=True)``
+  asks for an input gradient only (no accumulator runs), so it is computed on the underlying critic,
+  outside the wrapper; the one forward through the wrapper is f on [real, fake]. The one ordinary
+  backward of loss_d + lambda * penalty then reaches each parameter's accumulator once, with the sum of
+  both paths (the double backward included), and DDP averages that sum: no explicit all-reduce needed.
+  The generator step uses the underlying (frozen) critic too: a frozen critic has no gradients to average.
+- Rank 0 alone writes checkpoints, shows the bar and calls ``on_log``; the others wait at a barrier after
+  each checkpoint. Logged numbers are averaged over the ranks, so the history is that of the global batch.
+  A checkpoint records the world size; it resumes only under the same number of ranks.
 """
 from __future__ import annotations
 
@@ -37,10 +60,11 @@ from typing import Callable, Optional, Union
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint as _checkpoint
-from . import convnets, losses, settings
+from . import convnets, distributed, losses, settings
 from .train import StopTraining, TrainingDiverged
 
 __all__ = ["ImageTrainConfig", "ImageTrainResult", "train_images", "to_uint8", "image_grid", "RESUMABLE_FIELDS"]
@@ -236,7 +260,7 @@ def _native_bf16(dev: torch.device) -> bool:
     return torch.cuda.get_device_capability(dev)[0] >= 8
 
 
-def _resume_state(path: str, cfg: ImageTrainConfig) -> dict:
+def _resume_state(path: str, cfg: ImageTrainConfig, world_size: int = 1) -> dict:
     """The checkpoint at ``path``, checked against ``cfg``: the same run, at a step <= cfg.steps."""
     state = _checkpoint.load_checkpoint(path)
     needed = ("trainer", "step", "config", "generator", "critic", "opt_g", "opt_d", "scalers", "rng", "history",
@@ -261,6 +285,13 @@ def _resume_state(path: str, cfg: ImageTrainConfig) -> dict:
     if saved_offset != settings.seed_offset():
         raise ValueError(f"cannot resume from {path!r}: it was written with GAN_LAB_SEED_OFFSET={saved_offset}, "
                          f"this process has {settings.seed_offset()} (the seeds would not continue the same run)")
+    saved_world = state.get("world_size", 1)   # checkpoints written before data parallelism: one process
+    if saved_world != world_size:
+        raise ValueError(f"cannot resume from {path!r}: it was written by {saved_world} process(es), this run has "
+                         f"{world_size} (the global batch, {saved_world} x batch_size, would change); resume "
+                         f"with torchrun --nproc-per-node {saved_world}" if saved_world > 1 else
+                         f"cannot resume from {path!r}: it was written by one process, this run has {world_size}; "
+                         "resume it without torchrun")
     return state
 
 
@@ -321,6 +352,9 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     end of a shorter one keeps that extra log.
     ``on_log(result)`` is called at every log and may return a dict of extra numbers for the history, or
     raise ``StopTraining`` to end the run (then checkpointed if a path was given).
+    Under torchrun (a ``torch.distributed`` group of N > 1 ranks is initialised, see ``gan_lab.distributed``)
+    the run is data parallel, equal to one process with batch N x ``batch_size`` (module docstring);
+    pass each rank its own ``device`` on GPUs.
     Everything is checked before any work or any file is written (``ValueError``); a NaN/Inf loss at a log
     raises ``TrainingDiverged`` carrying the partial result.
     """
@@ -337,13 +371,15 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     _check_images(images, cfg)
     dev = settings.resolve_device(device)
     amp_dtype = _amp(cfg, dev)
+    world = distributed.current()          # None: one process, the path of every notebook
+    main = world is None or world.main
     if resume not in (False, True, "auto") or isinstance(resume, (int, float)) and not isinstance(resume, bool):
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
     state = None
     if checkpoint_path is not None:
         checkpoint_path = _checkpoint.check_writable(checkpoint_path)   # now, not at the first save
         if resume is True or (resume == "auto" and os.path.exists(checkpoint_path)):
-            state = _resume_state(checkpoint_path, cfg)
+            state = _resume_state(checkpoint_path, cfg, world.size if world else 1)
     elif resume is True:
         raise ValueError("resume=True needs a checkpoint_path")
 
@@ -383,17 +419,19 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     def autocast():
         return torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
 
-    def save(step: int, elapsed: float) -> None:
+    def save(step: int, elapsed: float) -> None:   # every rank checks (the same weights), rank 0 writes
         if not all(bool(torch.isfinite(p).all()) for net in (G, D) for p in net.parameters()):
             raise TrainingDiverged(f"training diverged by generator step {step}: the networks hold NaN or "
                                    f"infinite weights, so {checkpoint_path!r} was not overwritten (it keeps the "
                                    "last good state; lower lr)", result)
-        _checkpoint.save_checkpoint(checkpoint_path, {
-            "trainer": _TRAINER, "step": step, "config": asdict(cfg), "seed_offset": settings.seed_offset(),
-            "generator": G.state_dict(), "critic": D.state_dict(),
-            "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-            "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],
-            "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
+        if main:
+            _checkpoint.save_checkpoint(checkpoint_path, {
+                "trainer": _TRAINER, "step": step, "config": asdict(cfg), "seed_offset": settings.seed_offset(),
+                "world_size": world.size if world else 1, "generator": G.state_dict(), "critic": D.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],
+                "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
+        distributed.barrier()
 
     def snapshot(step: int) -> None:   # G(z_fixed) as uint8, kept in result.samples
         G.eval()
@@ -405,13 +443,19 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                                    "infinite values (lower lr)", result)
         result.samples.append((step, to_uint8(x)))
 
-    N, B = len(data), cfg.batch_size
+    N, B = len(data), cfg.batch_size * (world.size if world else 1)     # B: the global batch
+    critic, generator = D, G          # what the losses' forward passes go through: the DDP wrappers if any
+    if world is not None:
+        ids = [dev.index] if dev.type == "cuda" else None
+        critic = DistributedDataParallel(D, device_ids=ids)
+        generator = DistributedDataParallel(G, device_ids=ids)
+        mine = world.share(B)
     if cfg.snapshots and start == 0:   # the untrained generator, on the same z as every later snapshot
         snapshot(0)
     G.train()
     D.train()
     begin = time.perf_counter()
-    bar = tqdm(range(start + 1, cfg.steps + 1), initial=start, total=cfg.steps, disable=not cfg.progress,
+    bar = tqdm(range(start + 1, cfg.steps + 1), initial=start, total=cfg.steps, disable=not (cfg.progress and main),
                desc=f"WGAN-GP {cfg.kind} {cfg.size}px", leave=False)
     for step in bar:
         # ---- critic: n_critic steps on E[f(G(z))] - E[f(x)] + lambda * penalty -------------------------
@@ -423,9 +467,11 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
             z, eps = z.to(dev, non_blocking=True), eps.to(dev, non_blocking=True)
             with autocast():
                 with torch.no_grad():
-                    fake = G(z)
-                scores = D(torch.cat([real, fake.to(real.dtype)])).float()   # one pass over both halves
-            real_s, fake_s = scores[:B], scores[B:]
+                    fake = G(z)                       # the whole global batch: its batch-norm statistics
+                if world is not None:                 # this rank's rows
+                    real, fake, eps = real[mine], fake[mine], eps[mine]
+                scores = critic(torch.cat([real, fake.to(real.dtype)])).float()   # one pass over both halves
+            real_s, fake_s = scores[:len(real)], scores[len(real):]
             loss_d = losses.critic_loss(real_s, fake_s)
             penalty = None
             if cfg.penalty_weight > 0:    # float32, outside autocast
@@ -439,7 +485,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         z = torch.randn(B, cfg.noise_dim, generator=rng).to(dev, non_blocking=True)
         D.requires_grad_(False)
         with autocast():
-            gen_s = D(G(z)).float()
+            gen_s = D(G(z) if world is None else generator(z)[mine]).float()
         loss_g = losses.wasserstein_generator_loss(gen_s)
         _update(loss_g, opt_g, scaler_g)
         D.requires_grad_(True)
@@ -452,6 +498,8 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
             values = {"estimate": float(real_s.detach().mean() - fake_s.detach().mean()),
                       "loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()),
                       "penalty": float(penalty.detach()) if penalty is not None else float("nan")}
+            if world is not None:             # this rank's means -> the global batch's
+                values = dict(zip(values, distributed.mean_over_ranks(list(values.values()), dev)))
             h["step"].append(step)
             for key, value in values.items():
                 h[key].append(value)
@@ -464,7 +512,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                                        "(lower lr, or check the data)", result)
         if cfg.snapshots and (step % cfg.sample_every == 0 or last):
             snapshot(step)
-        if logging and on_log is not None:
+        if logging and on_log is not None and main:
             try:
                 extra = on_log(result)
             except StopTraining:
@@ -474,6 +522,8 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                                  f"{extra!r:.80} (at generator step {step})")
             for key, value in (extra or {}).items():
                 h.setdefault(key, []).append(_number(key, value))
+        if logging and on_log is not None and world is not None:   # rank 0's StopTraining stops every rank
+            result.stopped = distributed.any_rank(result.stopped, dev)
         if checkpoint_path is not None and (last or result.stopped
                                             or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
             save(step, seconds_before + time.perf_counter() - begin)
