@@ -287,11 +287,9 @@ def _resume_state(path: str, cfg: ImageTrainConfig, world_size: int = 1) -> dict
                          f"this process has {settings.seed_offset()} (the seeds would not continue the same run)")
     saved_world = state.get("world_size", 1)   # checkpoints written before data parallelism: one process
     if saved_world != world_size:
+        how = f"torchrun --nproc-per-node {saved_world}" if saved_world > 1 else "one process, without torchrun"
         raise ValueError(f"cannot resume from {path!r}: it was written by {saved_world} process(es), this run has "
-                         f"{world_size} (the global batch, {saved_world} x batch_size, would change); resume "
-                         f"with torchrun --nproc-per-node {saved_world}" if saved_world > 1 else
-                         f"cannot resume from {path!r}: it was written by one process, this run has {world_size}; "
-                         "resume it without torchrun")
+                         f"{world_size} (the global batch, processes x batch_size, would change); resume it with {how}")
     return state
 
 
@@ -354,7 +352,8 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     raise ``StopTraining`` to end the run (then checkpointed if a path was given).
     Under torchrun (a ``torch.distributed`` group of N > 1 ranks is initialised, see ``gan_lab.distributed``)
     the run is data parallel, equal to one process with batch N x ``batch_size`` (module docstring);
-    pass each rank its own ``device`` on GPUs.
+    pass each rank its own ``device`` on GPUs. Only rank 0 writes the checkpoint and calls ``on_log``; every
+    rank returns the same trained networks (its ``history`` holds rank 0's ``on_log`` extras only on rank 0).
     Everything is checked before any work or any file is written (``ValueError``); a NaN/Inf loss at a log
     raises ``TrainingDiverged`` carrying the partial result.
     """
@@ -372,14 +371,14 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     dev = settings.resolve_device(device)
     amp_dtype = _amp(cfg, dev)
     world = distributed.current()          # None: one process, the path of every notebook
-    main = world is None or world.main
+    main, ranks = (True, 1) if world is None else (world.main, world.size)
     if resume not in (False, True, "auto") or isinstance(resume, (int, float)) and not isinstance(resume, bool):
         raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
     state = None
     if checkpoint_path is not None:
         checkpoint_path = _checkpoint.check_writable(checkpoint_path)   # now, not at the first save
         if resume is True or (resume == "auto" and os.path.exists(checkpoint_path)):
-            state = _resume_state(checkpoint_path, cfg, world.size if world else 1)
+            state = _resume_state(checkpoint_path, cfg, ranks)
     elif resume is True:
         raise ValueError("resume=True needs a checkpoint_path")
 
@@ -427,7 +426,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         if main:
             _checkpoint.save_checkpoint(checkpoint_path, {
                 "trainer": _TRAINER, "step": step, "config": asdict(cfg), "seed_offset": settings.seed_offset(),
-                "world_size": world.size if world else 1, "generator": G.state_dict(), "critic": D.state_dict(),
+                "world_size": ranks, "generator": G.state_dict(), "critic": D.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
                 "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],
                 "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
@@ -443,7 +442,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                                    "infinite values (lower lr)", result)
         result.samples.append((step, to_uint8(x)))
 
-    N, B = len(data), cfg.batch_size * (world.size if world else 1)     # B: the global batch
+    N, B = len(data), cfg.batch_size * ranks     # B: the global batch
     critic, generator = D, G          # what the losses' forward passes go through: the DDP wrappers if any
     if world is not None:
         ids = [dev.index] if dev.type == "cuda" else None
@@ -474,7 +473,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
             real_s, fake_s = scores[:len(real)], scores[len(real):]
             loss_d = losses.critic_loss(real_s, fake_s)
             penalty = None
-            if cfg.penalty_weight > 0:    # float32, outside autocast
+            if cfg.penalty_weight > 0:    # float32, outside autocast; on D itself, not its DDP wrapper (docstring)
                 penalty = losses.gradient_penalty(D, real, fake.float(), eps=eps)
                 total_d = loss_d + cfg.penalty_weight * penalty
             else:
@@ -522,7 +521,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                                  f"{extra!r:.80} (at generator step {step})")
             for key, value in (extra or {}).items():
                 h.setdefault(key, []).append(_number(key, value))
-        if logging and on_log is not None and world is not None:   # rank 0's StopTraining stops every rank
+        if logging and world is not None:     # rank 0's StopTraining stops every rank
             result.stopped = distributed.any_rank(result.stopped, dev)
         if checkpoint_path is not None and (last or result.stopped
                                             or (cfg.checkpoint_every and step % cfg.checkpoint_every == 0)):
