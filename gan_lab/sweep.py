@@ -39,6 +39,7 @@ from typing import Any, Iterator, Mapping, Optional, Sequence
 
 from .cli import TOY_DATA
 from .images import ImageTrainConfig
+from .settings import BUDGETS
 from .train import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "conf"
@@ -116,8 +117,8 @@ def make_job(cfg: Mapping[str, Any]) -> Job:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed {seed!r}: give non-negative integers (seed=0,1,2 or seed='range(5)')")
     budget = cfg.get("budget")
-    if budget not in ("quick", "book", "full"):
-        raise ValueError(f"budget {budget!r}: use one of quick, book, full")
+    if budget not in BUDGETS:
+        raise ValueError(f"budget {budget!r}: use one of {', '.join(BUDGETS)}")
     arm = cfg.get("arm")
     if not isinstance(arm, Mapping) or not isinstance(arm.get("name"), str):
         raise ValueError(f"arm {arm!r}: pick an arm of gan_lab/conf/arm (arm=wgan-gp) with a name and options")
@@ -135,8 +136,8 @@ def make_job(cfg: Mapping[str, Any]) -> Job:
     known = {f.name for f in dataclasses.fields(config_class)} - {"seed", "progress"}
     unknown = sorted(set(options) - known)
     if unknown:
-        raise ValueError(f"arm {arm['name']!r}: {', '.join(unknown)} is not an option of {config_class.__name__} "
-                         f"(data {data}); options: {', '.join(sorted(known))}")
+        raise ValueError(f"{', '.join(unknown)} is not an option of {config_class.__name__} (data {data}, arm "
+                         f"{arm['name']}); its options: {', '.join(sorted(known))}")
     checked = config_class(**options, seed=seed, progress=False)       # the API's own checks
     if isinstance(checked, TrainConfig):
         checked.resolved()
@@ -295,7 +296,7 @@ def expand_sweep(argv: Sequence[str], config_name: str = "comparison") -> list[t
 
     parser = OverridesParser.create()
     given = parser.parse_overrides([a for a in argv if _is_override(a)])
-    fixed = [f"{o.get_key_element()}={o.get_value_element_as_str()}" for o in given if not o.is_sweep_override()]
+    fixed = [o.input_line for o in given if not o.is_sweep_override()]
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         base = compose(config_name, overrides=fixed, return_hydra_config=True)
@@ -332,24 +333,37 @@ def expand_sweep(argv: Sequence[str], config_name: str = "comparison") -> list[t
     return jobs
 
 
-def run_sweep(argv: Sequence[str], config_name: str = "comparison") -> None:
+def run_sweep(argv: Sequence[str]) -> None:
     """Check every job of ``argv``'s grid (``expand_sweep``), then run the hydra app on ``argv`` (hydra
-    overrides, ``--multirun``; ``--cfg job``, ``--help`` and the like go to hydra unchecked) with gan_lab/conf."""
+    overrides, ``--multirun``, ``--config-name shapes``; ``--cfg job``, ``--help`` and other flags go to hydra
+    unchecked) with the configs of gan_lab/conf (default: comparison)."""
+    config_name = "comparison"
     try:
         import hydra
     except ImportError:
         raise SystemExit("gan_lab.sweep needs hydra: pip install 'gan-lab-book[sweep]' "
                          "(hydra-core and its joblib and submitit launchers)") from None
-    if all(_is_override(a) or a in ("-m", "--multirun") for a in argv):
+    argv = list(argv)
+    rest = list(argv)
+    for flag in ("--config-name", "-cn"):       # hydra's flag for another config of gan_lab/conf (shapes)
+        if flag in rest[:-1]:
+            i = rest.index(flag)
+            config_name = rest[i + 1]
+            del rest[i:i + 2]
+    for arg in list(rest):
+        if arg.startswith("--config-name="):
+            config_name = arg.split("=", 1)[1]
+            rest.remove(arg)
+    if all(_is_override(a) or a in ("-m", "--multirun") for a in rest):
         from hydra.errors import HydraException
         from omegaconf.errors import OmegaConfBaseException
         try:
-            jobs = expand_sweep(argv, config_name)
+            jobs = expand_sweep(rest, config_name)
         except (ValueError, HydraException, OmegaConfBaseException) as err:
             print(f"gan_lab.sweep: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
-        print(f"gan_lab.sweep: {len(jobs)} jobs checked", flush=True)
-    app = hydra.main(config_path=str(CONFIG_DIR), config_name=config_name, version_base="1.3")(_hydra_task)
+        print(f"gan_lab.sweep: {len(jobs)} job{'s' if len(jobs) != 1 else ''} checked", flush=True)
+    app = hydra.main(config_path=str(CONFIG_DIR), config_name="comparison", version_base="1.3")(_hydra_task)
     saved = sys.argv
     sys.argv = [saved[0], *argv]
     try:
@@ -396,8 +410,8 @@ def collect(sweep_dir: Path) -> list[dict]:
         for key in SETTING_COLUMNS:
             value = config.get(key)
             row[key] = option_text(value) if isinstance(value, list) else value
-        row.update(last_step=_last(history, "step"), last_seconds=_last(history, "seconds"), last_w1=_last(history, "w1"),
-                   last_modes=_last(history, "modes"))
+        row.update(last_step=_last(history, "step"), last_seconds=_last(history, "seconds"),
+                   last_w1=_last(history, "w1"), last_modes=_last(history, "modes"))
         row.update({k: scores.get(k) for k in ("w1", "modes_covered", "n_modes", "hq_fraction", "fid", "kid",
                                                "kid_std")})
         rows.append(row)

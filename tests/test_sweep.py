@@ -112,6 +112,15 @@ def test_the_comparison_config_is_the_pages_grid_at_the_full_budget():
         assert TrainConfig(**j.options, seed=j.seed, progress=False).resolved() == page, j
 
 
+def test_the_shapes_config_sweeps_seeds_of_chapter_6s_run_at_the_budgets_settings():
+    jobs = [job for _, job in sweep.expand_sweep([], "shapes")]
+    assert [(j.data, j.seed, j.budget, dict(j.options)) for j in jobs] == [("shapes", s, "full", {}) for s in range(3)]
+    (job,) = [job for _, job in sweep.expand_sweep(["seed=1", "train.lr=3e-4", "+train.kind=resnet"], "shapes")]
+    assert job.train_argv("o")[-4:] == ["--lr", "0.0003", "--kind", "resnet"]
+    with pytest.raises(ValueError, match="size must be one of"):
+        sweep.expand_sweep(["train.size=20"], "shapes")
+
+
 def test_a_sweep_over_a_setting_can_be_given_on_the_command_line():
     jobs = sweep.expand_sweep(["arm=wgan-gp", "data=swissroll", "seed=range(2)", "+train.n_critic=1,2",
                                "hydra.sweep.subdir=${arm.name}/${data}/seed${seed}/${hydra.job.override_dirname}"])
@@ -140,11 +149,17 @@ def test_bad_sweep_arguments_are_refused_before_any_job(args, message):
 
 
 def test_the_command_line_refuses_a_bad_grid_with_exit_2_and_writes_nothing(tmp_path):
-    proc = gan_lab_sweep(f"hydra.sweep.dir={tmp_path / 'out'}", "arm=gan-ns,wgan-gp", "seed=0,1", *TINY, "data=8gaussians,nope",
-                         cwd=tmp_path)
+    proc = gan_lab_sweep(f"hydra.sweep.dir={tmp_path / 'out'}", "arm=gan-ns,wgan-gp", "seed=0,1", *TINY,
+                         "data=8gaussians,nope", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith("gan_lab.sweep: error: job arm=gan-ns data=nope seed=0")
     assert not (tmp_path / "out").exists()
+
+
+def test_without_hydra_the_sweep_says_which_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "hydra", None)      # import hydra -> ImportError
+    with pytest.raises(SystemExit, match=r"pip install 'gan-lab-book\[sweep\]'"):
+        sweep.main(["seed=0"])
 
 
 def test_a_failed_job_is_a_row_that_says_so_and_collect_refuses_an_empty_folder(tmp_path):
@@ -182,8 +197,8 @@ def test_each_job_leases_a_gpu_no_running_job_holds(tmp_path):
 def fake_python(tmp_path, status):
     """An executable standing in for `python`: prints its device and arguments, exits with ``status``."""
     script = tmp_path / f"python{status}"
-    script.write_text(f'#!/bin/sh\necho "gpu=$CUDA_VISIBLE_DEVICES args=$*"\necho "gan_lab train: error: planted {status}"\n'
-                      f"exit {status}\n")
+    script.write_text('#!/bin/sh\necho "gpu=$CUDA_VISIBLE_DEVICES args=$*"\n'
+                      f'echo "gan_lab train: error: planted {status}"\nexit {status}\n')
     script.chmod(0o755)
     return str(script)
 
@@ -208,3 +223,17 @@ def test_a_job_that_fails_is_recorded_and_reported_and_a_bad_argument_is_a_value
     with pytest.raises(sweep.JobFailed):
         sweep.run_job(JOB, out, python=fake_python(tmp_path, 1))
     assert "--resume" in (out / "train.log").read_text()
+
+
+def test_a_rerun_into_the_same_folder_through_the_submitit_launcher_resumes_instead_of_retraining(tiny_sweep):
+    """submitit's local executor runs the job the way its SLURM executor does (pickled, in another process)."""
+    out, _, _ = tiny_sweep
+    job_dir = out / "wgan-gp" / "8gaussians" / "seed3"
+    before = (job_dir / "run.pt").stat().st_mtime_ns
+    proc = gan_lab_sweep(f"hydra.sweep.dir={out}", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
+                         "arm=wgan-gp", "seed=3", *TINY, cwd=out.parent)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "is this run, finished: nothing to do" in (job_dir / "train.log").read_text()
+    assert (job_dir / "run.pt").stat().st_mtime_ns == before
+    job = json.loads((job_dir / "job.json").read_text())
+    assert job["status"] == "done" and job["train_command"].endswith("--resume")
