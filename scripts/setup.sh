@@ -2,7 +2,7 @@
 # Idempotent set-up for gan-lab: Python venv, offline web assets, Chromium.
 # Called by `make book` and `make test`; safe to run again (a no-op run takes seconds).
 #
-#   .venv/             python3 -m venv; torch==2.13.0 first, then `pip install -e ".[book,test,classroom]"`
+#   .venv/             python3 -m venv; torch==2.13.0 first, then `pip install -e ".[book,test,classroom,sweep]"`
 #   book/_vendor/      MathJax, the ipywidgets HTML manager and require.js from npm (served by the book)
 #   /usr/bin/chromium  Debian's chromium, for tests/test_book.py (installed with apt-get as root)
 #
@@ -61,9 +61,9 @@ setup_venv() {
     say "installing $TORCH_SPEC"
     "$py" -m pip install --disable-pip-version-check -q "$TORCH_SPEC" \
         || die "pip could not install $TORCH_SPEC"
-    say "installing gan-lab in editable mode with extras [book,test,classroom]"
-    "$py" -m pip install --disable-pip-version-check -q -e ".[book,test,classroom]" \
-        || die "pip install -e '.[book,test,classroom]' failed"
+    say "installing gan-lab in editable mode with extras [book,test,classroom,sweep]"
+    "$py" -m pip install --disable-pip-version-check -q -e ".[book,test,classroom,sweep]" \
+        || die "pip install -e '.[book,test,classroom,sweep]' failed"
     (cd / && "$py" -c 'import torch, gan_lab') \
         || die "the venv was installed but 'import torch, gan_lab' fails outside the repo (is gan_lab/__init__.py there?)"
     echo "$want" > "$stamp"
