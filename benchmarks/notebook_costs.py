@@ -53,16 +53,25 @@ def main() -> int:
     machine = args.machine or (f"{os.cpu_count()} cores ({cpu}), torch {torch.__version__}, "
                                f"{datetime.date.today().isoformat()}")
     table.setdefault("machines", {})[kind] = machine
+    failed: list[str] = []
     for path in book_notebooks():
         if args.only and path.stem not in args.only:
             continue
         for budget in args.budgets:
-            seconds = run(path, budget)
+            try:
+                seconds = run(path, budget)
+            except subprocess.CalledProcessError as err:   # a failing notebook is reported, not timed
+                failed.append(f"{path.stem} at {budget}")
+                print(f"{path.stem:24s} {budget:5s} FAILED: {err.stderr.decode(errors='replace')[-600:]}", flush=True)
+                continue
             table.setdefault("notebooks", {}).setdefault(path.stem, {}).setdefault(kind, {})[budget] = round(seconds, 1)
             print(f"{path.stem:24s} {budget:5s} {seconds:7.1f} s", flush=True)
             tmp = costs.COSTS_FILE.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
             os.replace(tmp, costs.COSTS_FILE)     # written after every notebook: a stopped run keeps its figures
+    if failed:
+        print(f"failed (not timed): {', '.join(failed)}", file=sys.stderr)
+        return 1
     return 0
 
 
