@@ -9,10 +9,10 @@
 The scheduling is hydra's (its basic launcher runs the jobs one after another; the joblib launcher runs
 ``n_jobs`` at a time on one machine; the submitit launcher submits each job to SLURM). A job is one run of the
 command line: ``python -m gan_lab train --data D --seed S --budget B --out JOB_DIR --<option> <value> ...``,
-then ``python -m gan_lab evaluate JOB_DIR/run.pt --json JOB_DIR/evaluation.json``, each in a fresh Python
+then ``python -m gan_lab evaluate JOB_DIR/run.pt --json JOB_DIR/evaluation.json``, both in one fresh Python
 process (see ``run_job`` for why), with the job's ``CUDA_VISIBLE_DEVICES``. The job directory is hydra's:
-``<sweep dir>/<arm>/<data>/seed<S>``, holding the run's files, ``train.log`` and ``job.json`` (what ran, its
-exit status, its times, its GPU). ``collect`` reads every ``job.json``, ``config.json``, ``history.json`` and
+``<sweep dir>/<arm>/<data>/seed<S>``, holding the run's files, ``job.log`` and ``job.json`` (the two
+commands, the exit status, the times, the GPU). ``collect`` reads every ``job.json``, ``config.json``, ``history.json`` and
 ``evaluation.json`` under a sweep directory into one row per job (``results.csv``), from which the comparison
 page's table is redone (``summary``).
 
@@ -37,19 +37,19 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-from .cli import TOY_DATA
+from . import cli
 from .images import ImageTrainConfig
 from .settings import BUDGETS
 from .train import TrainConfig
 
 CONFIG_DIR = Path(__file__).parent / "conf"
-DATA = TOY_DATA + ("shapes",)
+DATA = cli.TOY_DATA + ("shapes",)
 JOB_FILE = "job.json"
 TABLE_FILE = "results.csv"
 DEFAULT_SUBDIR = "${arm.name}/${data}/seed${seed}"   # conf/comparison.yaml's hydra.sweep.subdir
 # The columns of the table, in order: the job, the settings that define the run (as the CLI resolved them,
 # from config.json), then the last logged values (history.json) and the final scores (evaluation.json).
-JOB_COLUMNS = ("arm", "data", "seed", "budget", "seed_offset", "status", "returncode", "gpu", "train_seconds",
+JOB_COLUMNS = ("arm", "data", "seed", "budget", "seed_offset", "status", "returncode", "gpu", "job_seconds",
                "job_dir")
 SETTING_COLUMNS = ("objective", "generator_loss", "optimizer", "generator_optimizer", "lr_d", "lr_g", "lr", "betas",
                    "n_critic", "n_critic_early", "clip", "penalty_weight", "width", "depth", "size", "batch_size",
@@ -151,33 +151,32 @@ def make_job(cfg: Mapping[str, Any]) -> Job:
 
 def parse_gpus(gpus: Any) -> Optional[list[str]]:
     """``gpus`` of the config: null (use the environment's CUDA_VISIBLE_DEVICES, as SLURM sets it) or a list
-    of device ids, of which each job takes one that no other running job of the sweep holds."""
+    of device ids, of which each job takes one that no other running job of the sweep holds. A device listed
+    k times takes k jobs at once (the toy networks leave a large GPU mostly idle: gpus=[0,0,0,0])."""
     if gpus is None:
         return None
     if isinstance(gpus, (str, int)) or not gpus or any(isinstance(g, bool) or not isinstance(g, (int, str))
                                                       or str(g).strip() in ("", "-1") for g in gpus):
         raise ValueError(f"gpus {gpus!r}: give a list of device ids (gpus=[0,1,2,3]) or null")
-    ids = [str(g).strip() for g in gpus]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"gpus {gpus!r}: a device is listed twice")
-    return ids
+    return [str(g).strip() for g in gpus]
 
 
 # ---- running a job ----------------------------------------------------------------------------------------------
 
 def lease_gpu(lock_dir: Path, ids: Sequence[str], wait_s: float = 1.0) -> tuple[str, Any]:
-    """Take a device no running job of this sweep holds: an exclusive lock on ``lock_dir/gpu<id>.lock``.
+    """Take a slot of ``ids`` (device ids, one per slot) that no running job of this sweep holds: an exclusive
+    lock on ``lock_dir/slot<i>-gpu<id>.lock``, held until the returned handle is closed or the process ends.
 
     The launcher decides how many jobs run at once (joblib: ``n_jobs``, which should equal ``len(ids)``);
-    this only says which device each gets. With more jobs than devices a job waits for a device to free.
+    this only says which device each gets. With more jobs than slots a job waits for a slot to free.
     """
     lock_dir.mkdir(parents=True, exist_ok=True)
     while True:
-        for gpu in ids:
-            handle = open(lock_dir / f"gpu{gpu}.lock", "w")
+        for slot, gpu in enumerate(ids):
+            handle = open(lock_dir / f"slot{slot}-gpu{gpu}.lock", "w")
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return gpu, handle          # held until the handle is closed (or the process ends)
+                return gpu, handle
             except OSError:
                 handle.close()
         time.sleep(wait_s)
@@ -196,19 +195,21 @@ def _tail(path: Path, n: int = 3) -> str:
 
 def run_job(job: Job, out: Path, *, gpus: Optional[Sequence[str]] = None, lock_dir: Optional[Path] = None,
             resume: bool = True, python: str = sys.executable) -> dict:
-    """Run ``job`` into ``out``: ``gan_lab train`` then ``gan_lab evaluate``, each as a fresh process.
+    """Run ``job`` into ``out``: ``gan_lab train`` then ``gan_lab evaluate`` (``gan_lab.cli.main`` on each
+    argument list, ``run_commands``) in one fresh Python process, its output in ``out/job.log``.
 
-    A fresh process per command, not ``gan_lab.cli.main`` in this one: CUDA_VISIBLE_DEVICES only takes
+    A fresh process per job, not ``gan_lab.cli.main`` in the launcher's: CUDA_VISIBLE_DEVICES only takes
     effect before CUDA starts, and the joblib launcher reuses its worker processes for job after job; a crash,
-    an out-of-memory or a thread setting stays inside its job; and each job's ``job.json`` holds the exact
-    command a user can paste to rerun it. It costs the start-up of Python and torch (about 2 s), nothing next
-    to a full-budget run.
+    an out-of-memory or a thread setting stays inside its job. One process for both commands, not one each:
+    starting Python and importing gan_lab costs seconds (3.5 s on an idle CPU core, 9 s on a busy one), nothing
+    next to a full-budget run but most of a test's sweep. ``job.json`` holds the two ``python -m gan_lab``
+    commands, which a user can paste to rerun the job by hand.
 
     ``resume``: where ``out`` already holds this run (a sweep rerun into the same ``hydra.sweep.dir``), pass
     ``--resume``: a finished toy run is not retrained, an image run continues from its checkpoint.
     Returns the job record (also written to ``out/job.json``). Exit status 2 of the command line (a bad
     argument) raises ValueError with its message; any other failure (a diverged loss, a crash) is recorded
-    with ``status: failed`` and raises JobFailed, so the launcher reports it.
+    with ``status: failed`` and raises JobFailed, so the launcher reports it (after the sweep's other jobs).
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -219,45 +220,63 @@ def run_job(job: Job, out: Path, *, gpus: Optional[Sequence[str]] = None, lock_d
         gpu, lease = lease_gpu(lock_dir or out.parent / ".gpu-locks", list(gpus))
         env["CUDA_VISIBLE_DEVICES"] = gpu
     done = (out / "run.pt").exists() or (out / "checkpoint.pt").exists()
-    train_cmd = [python, "-m", "gan_lab", *job.train_argv(out, resume=resume and done)]
+    commands = [job.train_argv(out, resume=resume and done)]
+    if job.evaluate_n is not None:
+        commands.append(job.evaluate_argv(out))
     record = {"arm": job.arm, "data": job.data, "seed": job.seed, "budget": job.budget,
               "options": {k: list(v) if isinstance(v, tuple) else v for k, v in job.options.items()},
               "gpu": gpu, "host": os.uname().nodename, "status": "running", "returncode": None,
-              "train_command": shlex.join(train_cmd), "started": time.time()}
+              "train_command": shlex.join([python, "-m", "gan_lab", *commands[0]]),
+              "evaluate_command": shlex.join([python, "-m", "gan_lab", *commands[1]]) if len(commands) > 1 else None,
+              "started": time.time()}
     _write_json(out / JOB_FILE, record)
     log.info("%s/%s/seed%d on %s: %s", job.arm, job.data, job.seed,
              f"CUDA_VISIBLE_DEVICES={gpu}" if gpu is not None else "the inherited devices", record["train_command"])
+    start = time.perf_counter()
     try:
-        start = time.perf_counter()
-        steps = [("train", train_cmd)]
-        if job.evaluate_n is not None:
-            steps.append(("evaluate", [python, "-m", "gan_lab", *job.evaluate_argv(out)]))
-            record["evaluate_command"] = shlex.join(steps[-1][1])
-        for name, cmd in steps:
-            log_path = out / f"{name}.log"
-            with open(log_path, "w") as f:
-                proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
-            record[f"{name}_seconds"] = round(time.perf_counter() - start, 3)
-            start = time.perf_counter()
-            record["returncode"] = proc.returncode
-            if proc.returncode != 0:
-                record.update(status="failed", error=f"gan_lab {name} exited {proc.returncode}: {_tail(log_path)}")
-                break
-        else:
+        with open(out / "job.log", "w") as f:
+            proc = subprocess.run([python, "-m", "gan_lab.sweep", "commands", json.dumps(commands)], stdout=f,
+                                  stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
+        record["returncode"] = proc.returncode
+        if proc.returncode == 0:
             record["status"] = "done"
+        else:
+            record.update(status="failed", error=f"exit status {proc.returncode}: {_tail(out / 'job.log')}")
     finally:
         if lease is not None:
             lease.close()
-        record["ended"] = time.time()
+        record.update(ended=time.time(), seconds=round(time.perf_counter() - start, 3))
         _write_json(out / JOB_FILE, record)
-        log.info("%s/%s/seed%d: %s in %.0f s", job.arm, job.data, job.seed, record["status"],
-                 record["ended"] - record["started"])
+        log.info("%s/%s/seed%d: %s in %.0f s", job.arm, job.data, job.seed, record["status"], record["seconds"])
     if record["status"] != "done":
         where = f"job {job.arm}/{job.data}/seed{job.seed} ({out})"
         if record["returncode"] == 2:
             raise ValueError(f"{where}: {record['error']}")
-        raise JobFailed(f"{where}: {record['error']}; see the logs there")
+        raise JobFailed(f"{where}: {record['error']}; see its job.log")
     return record
+
+
+def run_commands(commands: Sequence[Sequence[str]]) -> int:
+    """``gan_lab.cli.main`` on each argument list in turn (``python -m gan_lab <argv>`` each, in this process);
+    stops at the first that fails and returns its exit status (2: a bad argument; 1: an error, traceback shown)."""
+    import traceback
+
+    for argv in commands:
+        print("$ python -m gan_lab " + shlex.join(argv), flush=True)
+        start = time.perf_counter()
+        try:
+            status = cli.main(list(argv))
+        except SystemExit as exit_:
+            status = exit_.code if isinstance(exit_.code, int) else 1
+        except Exception:                       # noqa: BLE001 - the job's log shows it; the status says it failed
+            traceback.print_exc()
+            status = 1
+        sys.stdout.flush()
+        print(f"gan_lab.sweep: gan_lab {argv[0]} exited {status} after {time.perf_counter() - start:.1f} s",
+              flush=True)
+        if status:
+            return status
+    return 0
 
 
 # ---- hydra: the sweep's entry point ------------------------------------------------------------------------------
@@ -317,8 +336,9 @@ def expand_sweep(argv: Sequence[str], config_name: str = "comparison") -> list[t
             try:
                 jobs.append((overrides, make_job(OmegaConf.to_container(cfg, resolve=True))))
                 parse_gpus(cfg.get("gpus"))
-            except ValueError as err:
-                raise ValueError(f"job {' '.join(o for o in overrides if not o.startswith('hydra'))}: {err}") from None
+            except ValueError as err:      # name the job by what the grid varies
+                swept = [o for o, values in zip(overrides, lists.values()) if len(values) > 1]
+                raise ValueError(f"job {' '.join(swept)}: {err}" if swept else str(err)) from None
     GlobalHydra.instance().clear()
     seen: dict[tuple, list[str]] = {}
     for overrides, job in jobs:
@@ -405,7 +425,7 @@ def collect(sweep_dir: Path) -> list[dict]:
         scores = _read(job_dir / "evaluation.json")
         row = {key: None for key in JOB_COLUMNS + SETTING_COLUMNS + RESULT_COLUMNS}
         row.update({k: job.get(k) for k in ("arm", "data", "seed", "budget", "status", "returncode", "gpu", "error")})
-        row.update(seed_offset=config.get("seed_offset"), train_seconds=job.get("train_seconds"),
+        row.update(seed_offset=config.get("seed_offset"), job_seconds=job.get("seconds"),
                    job_dir=str(job_dir.relative_to(sweep_dir)))
         for key in SETTING_COLUMNS:
             value = config.get(key)
@@ -486,6 +506,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["collect"]:
         return collect_main(argv[1:])
+    if argv[:1] == ["commands"] and len(argv) == 2:     # what run_job starts: one job's commands, in a fresh process
+        return run_commands(json.loads(argv[1]))
     run_sweep(argv)
     return 0
 

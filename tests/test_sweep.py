@@ -62,15 +62,12 @@ def test_jobs_running_at_once_hold_different_gpus(tiny_sweep):
                 assert a["gpu"] != b["gpu"], (a, b)
 
 
-def test_collect_gives_one_row_per_job_with_its_settings_and_scores(tiny_sweep, tmp_path):
+def test_collect_gives_one_row_per_job_with_its_settings_and_scores(tiny_sweep, tmp_path, monkeypatch, capsys):
     out, _, _ = tiny_sweep
-    # collect needs no hydra, and neither does importing gan_lab: the sweep extra is optional
-    code = (f"import sys, gan_lab; from gan_lab import sweep; sweep.main(['collect', {str(out)!r}, '--csv', "
-            f"{str(tmp_path / 't.csv')!r}]); assert not {{'hydra', 'omegaconf'}} & set(sys.modules), 'hydra imported'")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
-    assert proc.returncode == 0, proc.stderr
-    assert "4 jobs, 4 done" in proc.stdout
+    for name in ("hydra", "omegaconf"):                 # collect needs no hydra: the sweep extra is optional
+        monkeypatch.setitem(sys.modules, name, None)
+    assert sweep.main(["collect", str(out), "--csv", str(tmp_path / "t.csv")]) == 0
+    assert "4 jobs, 4 done" in capsys.readouterr().out
     rows = sweep.read_table(tmp_path / "t.csv")
     with open(tmp_path / "t.csv") as f:
         assert next(csv.reader(f)) == list(sweep.JOB_COLUMNS + sweep.SETTING_COLUMNS + sweep.RESULT_COLUMNS)
@@ -131,11 +128,11 @@ def test_a_sweep_over_a_setting_can_be_given_on_the_command_line():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["data=8gaussians,nope"], "data=nope seed=0: data 'nope': use one of 8gaussians, 25gaussians, swissroll"),
+    (["data=8gaussians,nope"], "job data=nope: data 'nope': use one of 8gaussians, 25gaussians, swissroll"),
     (["seed=0,-1"], "seed -1: give non-negative integers"),
     (["budget=huge"], "budget 'huge': use one of quick, book, full"),
     (["gpus=3"], "gpus 3: give a list of device ids"),
-    (["gpus=[0,0]"], "a device is listed twice"),
+    (["gpus=[0,-1]"], "give a list of device ids"),
     (["arm.options.n_critic=0"], "n_critic must be an integer >= 1, got 0"),
     (["+train.size=32"], "size is not an option of TrainConfig"),
     (["evaluate.n=0"], "evaluate.n 0: a positive integer"),
@@ -148,12 +145,23 @@ def test_bad_sweep_arguments_are_refused_before_any_job(args, message):
     assert message in str(err.value)
 
 
-def test_the_command_line_refuses_a_bad_grid_with_exit_2_and_writes_nothing(tmp_path):
-    proc = gan_lab_sweep(f"hydra.sweep.dir={tmp_path / 'out'}", "arm=gan-ns,wgan-gp", "seed=0,1", *TINY,
-                         "data=8gaussians,nope", cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("gan_lab.sweep: error: job arm=gan-ns data=nope seed=0")
+def test_the_command_line_refuses_a_bad_grid_with_exit_2_and_writes_nothing(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main([f"hydra.sweep.dir={tmp_path / 'out'}", "arm=gan-ns,wgan-gp", "seed=0,1", *TINY,
+                    "data=8gaussians,nope"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.startswith("gan_lab.sweep: error: job arm=gan-ns data=nope seed=0: data 'nope'")
     assert not (tmp_path / "out").exists()
+
+
+def test_importing_gan_lab_and_its_sweep_module_needs_no_hydra(monkeypatch):
+    import importlib
+    for name in ("hydra", "omegaconf"):
+        monkeypatch.setitem(sys.modules, name, None)    # import hydra -> ImportError
+    for name in [m for m in sys.modules if m == "gan_lab" or m.startswith("gan_lab.")]:
+        monkeypatch.delitem(sys.modules, name)          # imported afresh here, the originals put back after
+    fresh = importlib.import_module("gan_lab.sweep")
+    assert fresh is not sweep and fresh.collect.__doc__ == sweep.collect.__doc__
 
 
 def test_without_hydra_the_sweep_says_which_extra_to_install(monkeypatch):
@@ -192,6 +200,10 @@ def test_each_job_leases_a_gpu_no_running_job_holds(tmp_path):
     assert got and got[0][0] == second    # and takes the one that was freed
     got[0][1].close()
     hold_first.close()
+    slots = [sweep.lease_gpu(tmp_path / "two-per-gpu", ["5", "5"]) for _ in range(2)]    # a device listed twice
+    assert [gpu for gpu, _ in slots] == ["5", "5"]                                      # runs two jobs at once
+    for _, handle in slots:
+        handle.close()
 
 
 def fake_python(tmp_path, status):
@@ -209,31 +221,44 @@ JOB = sweep.Job(arm="wgan-gp", data="8gaussians", seed=1, budget="quick", option
 
 def test_a_job_that_fails_is_recorded_and_reported_and_a_bad_argument_is_a_value_error(tmp_path):
     out = tmp_path / "job"
-    with pytest.raises(sweep.JobFailed, match="gan_lab train exited 1: .*planted 1"):
+    with pytest.raises(sweep.JobFailed, match="exit status 1: .*planted 1"):
         sweep.run_job(JOB, out, gpus=["7"], lock_dir=tmp_path / "locks", python=fake_python(tmp_path, 1))
     record = json.loads((out / "job.json").read_text())
     assert (record["status"], record["returncode"], record["gpu"]) == ("failed", 1, "7")
-    log = (out / "train.log").read_text()
-    assert log.startswith("gpu=7 args=-m gan_lab train --data 8gaussians --seed 1 --budget quick --out ")
-    assert "--steps 4 --betas 0.5,0.9 --one-sided true" in log and "--resume" not in log
-    assert not (out / "evaluate.log").exists()          # evaluation only after a finished run
+    assert record["train_command"].endswith("-m gan_lab train --data 8gaussians --seed 1 --budget quick --out "
+                                            f"{out} --steps 4 --betas 0.5,0.9 --one-sided true")
+    assert record["evaluate_command"].endswith(f"-m gan_lab evaluate {out}/run.pt --n 2000 --seed 2 --json "
+                                               f"{out}/evaluation.json")
+    ran = (out / "job.log").read_text().splitlines()[0]
+    assert ran.startswith("gpu=7 args=-m gan_lab.sweep commands ")
+    assert json.loads(ran.split(" commands ", 1)[1]) == [record["train_command"].split()[3:],
+                                                         record["evaluate_command"].split()[3:]]
     with pytest.raises(ValueError, match="planted 2"):
         sweep.run_job(JOB, tmp_path / "job2", python=fake_python(tmp_path, 2))
     (out / "run.pt").write_text("")                     # a rerun into a folder that holds the run resumes it
     with pytest.raises(sweep.JobFailed):
         sweep.run_job(JOB, out, python=fake_python(tmp_path, 1))
-    assert "--resume" in (out / "train.log").read_text()
+    assert json.loads((out / "job.json").read_text())["train_command"].endswith(" --resume")
 
 
-def test_a_rerun_into_the_same_folder_through_the_submitit_launcher_resumes_instead_of_retraining(tiny_sweep):
-    """submitit's local executor runs the job the way its SLURM executor does (pickled, in another process)."""
+def test_run_commands_stops_at_the_first_failing_command_with_its_status(tmp_path, capsys):
+    assert sweep.run_commands([["sample", str(tmp_path / "missing.pt"), "--out", str(tmp_path / "a.png")],
+                               ["evaluate", "never-run.pt"]]) == 2
+    printed = capsys.readouterr()
+    assert "no checkpoint at" in printed.err and "gan_lab sample exited 2" in printed.out
+    assert "never-run" not in printed.out
+
+
+def test_a_rerun_into_the_same_folder_resumes_instead_of_retraining(tiny_sweep):
     out, _, _ = tiny_sweep
     job_dir = out / "wgan-gp" / "8gaussians" / "seed3"
     before = (job_dir / "run.pt").stat().st_mtime_ns
-    proc = gan_lab_sweep(f"hydra.sweep.dir={out}", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
-                         "arm=wgan-gp", "seed=3", *TINY, cwd=out.parent)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "is this run, finished: nothing to do" in (job_dir / "train.log").read_text()
+    job = sweep.make_job({"arm": {"name": "wgan-gp", "options": {"objective": "wgan-gp", "n_critic": 5,
+                                                                   "lr_d": 1e-4, "lr_g": 1e-4,
+                                                                   "penalty_weight": 0.1}},
+                          "data": "8gaussians", "seed": 3, "budget": "quick", "evaluate": {"n": None},
+                          "train": dict(steps=4, width=8, depth=1, batch_size=16, eval_samples=100, log_every=None)})
+    record = sweep.run_job(job, job_dir)
+    assert record["status"] == "done" and record["train_command"].endswith(" --resume")
+    assert "is this run, finished: nothing to do" in (job_dir / "job.log").read_text()
     assert (job_dir / "run.pt").stat().st_mtime_ns == before
-    job = json.loads((job_dir / "job.json").read_text())
-    assert job["status"] == "done" and job["train_command"].endswith("--resume")
