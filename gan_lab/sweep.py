@@ -1,6 +1,6 @@
 """Sweeps of ``gan_lab train`` runs (seeds x settings), launched by hydra's multirun; and their one table.
 
-    python -m gan_lab.sweep                               # the comparison page's 60 runs (gan_lab/conf/comparison.yaml)
+    python -m gan_lab.sweep                 # the comparison page's 60 runs (gan_lab/conf/comparison.yaml)
     python -m gan_lab.sweep seed=0,1 arm=gan-ns,wgan-gp data=8gaussians budget=quick
     python -m gan_lab.sweep hydra/launcher=joblib hydra.launcher.n_jobs=4 gpus=[0,1,2,3]   # one job per GPU
     python -m gan_lab.sweep hydra/launcher=submitit_slurm hydra.launcher.gpus_per_node=1   # one SLURM job each
@@ -12,9 +12,13 @@ command line: ``python -m gan_lab train --data D --seed S --budget B --out JOB_D
 then ``python -m gan_lab evaluate JOB_DIR/run.pt --json JOB_DIR/evaluation.json``, both in one fresh Python
 process (see ``run_job`` for why), with the job's ``CUDA_VISIBLE_DEVICES``. The job directory is hydra's:
 ``<sweep dir>/<arm>/<data>/seed<S>``, holding the run's files, ``job.log`` and ``job.json`` (the two
-commands, the exit status, the times, the GPU). ``collect`` reads every ``job.json``, ``config.json``, ``history.json`` and
+commands, the exit status, the times, the GPU). Every job of the grid is composed and checked before the first
+starts (``expand_sweep``). ``collect`` reads every ``job.json``, ``config.json``, ``history.json`` and
 ``evaluation.json`` under a sweep directory into one row per job (``results.csv``), from which the comparison
 page's table is redone (``summary``).
+
+On one device the batched seeds of ``gan_lab.train_seeds`` stay the fast path; a sweep is for several devices
+(a GPU box, a cluster) and for runs kept on disk, one folder each.
 
 hydra is an optional extra (``pip install "gan-lab-book[sweep]"``): ``import gan_lab`` never imports it, and
 ``collect`` / ``summary`` work without it.
