@@ -35,9 +35,7 @@ def main() -> int:
     ap.add_argument("--md", type=Path, default=ROOT / "benchmarks" / "classroom_costs.md")
     args = ap.parse_args()
     os.environ["GAN_LAB_BUDGET"] = "quick"
-    table = costs.load()
-    lines = ["| assignment | a student's run: quick | book | grading one submission | building it |",
-             "|---|---|---|---|---|"]
+    measured = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "assignments"
         for path in build.book_notebooks():
@@ -55,10 +53,15 @@ def main() -> int:
             graded = time.perf_counter() - start
             if g.total != g.maximum:
                 raise SystemExit(f"{path.stem}: the reference scored {g.total}/{g.maximum}: {g.feedback}")
-            run = {b: costs.seconds(path.stem, b, "cpu", table) for b in ("quick", "book")}
-            lines.append(f"| `{path.stem}` | {duration(run['quick'])} | {duration(run['book'])} | "
-                         f"{duration(graded)} | {duration(built)} |")
-            print(lines[-1], flush=True)
+            measured.append((path.stem, graded, built))
+            print(f"{path.stem}: graded in {graded:.0f} s, built in {built:.0f} s", flush=True)
+    table = costs.load()   # read at the end: a notebook_costs.py run may have finished meanwhile
+    lines = ["| assignment | a student's run: quick | book | grading one submission | building it |",
+             "|---|---|---|---|---|"]
+    for stem, graded, built in measured:
+        run = {b: costs.seconds(stem, b, "cpu", table) for b in ("quick", "book")}
+        lines.append(f"| `{stem}` | {duration(run['quick'])} | {duration(run['book'])} | "
+                     f"{duration(graded)} | {duration(built)} |")
     args.md.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"-> {args.md}")
     return 0
