@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from gan_lab import losses
+from gan_lab.exercises import same_parameter_gradients
 
 __all__ = ["call", "number", "close", "close_tensors", "as_float64", "seeded", "unchanged",
            "parameters_match", "penalty_matches"]
@@ -148,26 +149,10 @@ def parameters_match(name: str, module: nn.Module, reference: nn.Module, *, atol
                                  f"reference step{hint}")
 
 
-def _parameter_grads(value: torch.Tensor, module: nn.Module) -> list[torch.Tensor]:
-    params = list(module.parameters())
-    grads = torch.autograd.grad(value, params, allow_unused=True, retain_graph=True)
-    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-
-
 def penalty_matches(name: str, got, critic: nn.Module, real: torch.Tensor, fake: torch.Tensor,
                     eps: torch.Tensor, *, one_sided: bool, rtol: float, hint: str = "") -> None:
     """``got`` (the student's penalty for these arguments) must equal ``losses.gradient_penalty`` in value
     and in its gradient with respect to every parameter of ``critic``."""
     expected = losses.gradient_penalty(critic, real, fake, eps=eps, one_sided=one_sided)
     close(name, got, expected.item(), rtol=rtol, atol=rtol * 1e-3, hint=hint)
-    if not (isinstance(got, torch.Tensor) and got.requires_grad):
-        raise AssertionError(f"{name}: the value is right, but it is not connected to the critic's parameters, "
-                             "so training against it would do nothing: return a tensor, and take the input "
-                             "gradient with torch.autograd.grad(..., create_graph=True)")
-    mine = _parameter_grads(got.reshape(()), critic)
-    for (label, _), g, ref in zip(critic.named_parameters(), mine, _parameter_grads(expected, critic)):
-        g, ref = g.double(), ref.double()
-        err = (g - ref).abs().max().item()
-        if not err <= rtol * max(1.0, ref.abs().max().item()):
-            raise AssertionError(f"{name}: the value is right, but its gradient with respect to the critic's "
-                                 f"{label} is off by up to {err:.3g}{hint}")
+    same_parameter_gradients(name, got, expected, critic, rtol=rtol, hint=hint)

@@ -111,13 +111,21 @@ def check_penalty(name: str, fn: Callable, critic: nn.Module, real, fake, eps, o
         raise AssertionError(f"{name}: real, fake or eps was modified; leave them as they are")
     expected = losses.gradient_penalty(critic, real, fake, eps=eps, one_sided=one_sided)
     close(name, got, expected.item(), rtol=1e-7, hint=hint)
+    same_parameter_gradients(name, got, expected, critic, rtol=1e-7)
+
+
+def same_parameter_gradients(name: str, got, expected: torch.Tensor, critic: nn.Module, *, rtol: float,
+                             hint: str = "") -> None:
+    """A penalty whose value is right must also train the critic like the reference: a tensor connected to the
+    critic's parameters, with the same gradient with respect to each of them (relative tolerance ``rtol``)."""
     if not (isinstance(got, torch.Tensor) and got.requires_grad):
         raise AssertionError(f"{name}: the value is right, but it is not connected to the critic's parameters, "
                              "so training against it would do nothing: return a tensor, and take the input "
                              "gradient with torch.autograd.grad(..., create_graph=True)")
     for (label, _), g, ref in zip(critic.named_parameters(), parameter_grads(got.reshape(()), critic),
                                   parameter_grads(expected, critic)):
+        g, ref = g.double(), ref.double()
         err = (g - ref).abs().max().item()
-        if not err <= 1e-7 * max(1.0, ref.abs().max().item()):
+        if not err <= rtol * max(1.0, ref.abs().max().item()):
             raise AssertionError(f"{name}: the value is right, but its gradient with respect to the critic's "
-                                 f"{label} is off by up to {err:.3g}")
+                                 f"{label} is off by up to {err:.3g} from the reference's{hint}")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .. import data, losses, metrics, nets, settings
-from ._compare import close, parameter_grads, seeded
+from ._compare import close, same_parameter_gradients, seeded
 
 __all__ = ["check_critic_loss", "check_gradient_penalty", "check_training_loop", "compare_critic_loss",
            "compare_penalty", "score_batch", "point_batch", "small_critic", "samples_of", "distance_to_data",
@@ -105,16 +105,7 @@ def compare_penalty(name: str, fn: Penalty, critic: nn.Module, real: torch.Tenso
           hint=" (draw the weights as eps = torch.rand(n, 1, generator=generator), one per pair and nothing "
                "drawn before them; x_hat = eps * real + (1 - eps) * fake; take each point's own gradient norm, "
                "not squared, subtract 1, square, then average over the batch)")
-    if not (isinstance(got, torch.Tensor) and got.requires_grad):
-        raise AssertionError(f"{name}: the value is right, but it is not connected to the critic's parameters, "
-                             "so training against it would do nothing: return a tensor, and take the input "
-                             "gradient with torch.autograd.grad(..., create_graph=True)")
-    for (label, _), g, ref in zip(critic.named_parameters(), parameter_grads(got.reshape(()), critic),
-                                  parameter_grads(expected, critic)):
-        err = (g - ref).abs().max().item()
-        if not err <= 1e-4 * max(1.0, ref.abs().max().item()):
-            raise AssertionError(f"{name}: the value is right, but its gradient with respect to the critic's "
-                                 f"{label} is off by up to {err:.3g} from the reference's")
+    same_parameter_gradients(name, got, expected, critic, rtol=1e-4)
 
 
 def check_gradient_penalty(fn: Penalty) -> bool:
