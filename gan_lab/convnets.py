@@ -14,9 +14,15 @@ and double or halve the resolution once per block, so ``size`` = 16, 32 or 64 ta
 
 The critic has *no BatchNorm*: the gradient penalty E[(||grad f(x_hat)||_2 - 1)^2] constrains f sample by
 sample, and batch statistics would make f(x_hat_i) depend on the other samples. ``norm="layer"`` puts a
-per-sample layer norm (GroupNorm with one group, over C x H x W) where BatchNorm would go. Everything is
-built from standard modules (and ``nets.ReLU`` / ``LeakyReLU``, the same functions with a cheaper double
-backward), so the penalty's double backward works.
+per-sample layer norm (GroupNorm with one group, over C x H x W) where BatchNorm would go;
+``norm="spectral"`` divides every weight W of the critic by sigma(W), its largest singular value (SN-GAN,
+Miyato et al. 2018). Everything is built from standard modules (and ``nets.ReLU`` / ``LeakyReLU``, the same
+functions with a cheaper double backward), so the penalty's double backward works.
+
+The WGAN paper's robustness experiment (Arjovsky et al. 2017, Sec. 4.3) takes away what makes a DCGAN
+generator easy to train: ``Generator(..., batch_norm=False, constant_width=True)`` has no normalisation
+layer and ``width`` channels in every block, and ``MLPGenerator`` is a plain ReLU MLP. ``generator_for``
+builds each generator the book trains by its name in ``GENERATORS``.
 """
 from __future__ import annotations
 
@@ -26,13 +32,15 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .nets import ReLU
+from .nets import MLP, ReLU
 
-__all__ = ["Generator", "Critic", "LeakyReLU", "SIZES", "KINDS", "NORMS"]
+__all__ = ["Generator", "MLPGenerator", "Critic", "LeakyReLU", "generator_for", "SIZES", "KINDS", "NORMS",
+           "GENERATORS"]
 
 SIZES = (16, 32, 64)
 KINDS = ("dcgan", "resnet")
-NORMS = ("none", "layer")
+NORMS = ("none", "layer", "spectral")
+GENERATORS = ("dcgan", "resnet", "dcgan-no-bn-constant-width", "mlp")   # the names ``generator_for`` builds
 
 
 def _check(noise_dim: "int | None", size: int, width: int, kind: str, norm: str = "none") -> None:
@@ -47,6 +55,11 @@ def _check(noise_dim: "int | None", size: int, width: int, kind: str, norm: str 
         raise ValueError(f"unknown kind {kind!r}; use one of {KINDS}")
     if norm not in NORMS:
         raise ValueError(f"unknown critic norm {norm!r}; use one of {NORMS}")
+
+
+def _check_flag(label: str, value) -> None:
+    if not isinstance(value, bool):
+        raise ValueError(f"{label} must be True or False, got {value!r}")
 
 
 class _LeakyReLUFunction(torch.autograd.Function):
@@ -93,12 +106,16 @@ def _layer_norm(channels: int) -> nn.Module:
 
 class UpBlock(nn.Module):
     """x -> x_up + F(x): F = BN -> ReLU -> upsample x2 -> Conv3x3 -> BN -> ReLU -> Conv3x3, shortcut
-    upsample x2 -> Conv1x1 (nearest-neighbour upsampling)."""
+    upsample x2 -> Conv1x1 (nearest-neighbour upsampling). ``batch_norm=False`` leaves out both BNs."""
 
-    def __init__(self, c_in: int, c_out: int) -> None:
+    def __init__(self, c_in: int, c_out: int, *, batch_norm: bool = True) -> None:
         super().__init__()
-        self.bn1, self.conv1 = nn.BatchNorm2d(c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.bn2, self.conv2 = nn.BatchNorm2d(c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+
+        def bn(c: int) -> nn.Module:
+            return nn.BatchNorm2d(c) if batch_norm else nn.Identity()
+
+        self.bn1, self.conv1 = bn(c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.bn2, self.conv2 = bn(c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
         self.shortcut = nn.Conv2d(c_in, c_out, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -144,34 +161,98 @@ class Generator(nn.Module):
     convolutions (4x4, stride 2) each doubling the resolution and halving the channels (BN -> ReLU between),
     the last to 3 channels. ``resnet``: Linear -> 4 x 4 x width, k residual ``UpBlock``s of ``width``
     channels, BN -> ReLU -> Conv3x3 to 3 channels.
+
+    ``batch_norm=False`` leaves out every normalisation layer (each BN -> ReLU becomes ReLU), the WGAN paper's
+    generator without batch norm (Arjovsky et al. 2017, Sec. 4.3). ``constant_width=True`` gives the ``dcgan``
+    generator ``width`` channels in every block instead of halving from width * 2^(k-1): the paper's
+    constant number of filters in every layer (its released code's no-BN generator still halves them, which
+    is ``batch_norm=False`` alone). The ``resnet`` generator already has ``width`` channels
+    throughout, so ``constant_width`` changes nothing there. Leaving out BN draws no fewer random numbers
+    (BN starts at scale 1, shift 0): a seeded build has the same conv and linear weights with or without it.
     """
 
-    def __init__(self, noise_dim: int = 128, size: int = 32, width: int = 64, kind: str = "dcgan") -> None:
+    def __init__(self, noise_dim: int = 128, size: int = 32, width: int = 64, kind: str = "dcgan", *,
+                 batch_norm: bool = True, constant_width: bool = False) -> None:
         super().__init__()
         _check(noise_dim, size, width, kind)
+        _check_flag("batch_norm", batch_norm)
+        _check_flag("constant_width", constant_width)
         self.noise_dim, self.size, self.width, self.kind = noise_dim, size, width, kind
+        self.batch_norm, self.constant_width = batch_norm, constant_width
         k = int(math.log2(size // 4))                       # number of doublings from 4 x 4
-        c = self.stem_channels = width * 2 ** (k - 1) if kind == "dcgan" else width
+        doubling = kind == "dcgan" and not constant_width
+        c = self.stem_channels = width * 2 ** (k - 1) if doubling else width
         if kind == "dcgan":
-            self.stem = nn.Sequential(nn.Linear(noise_dim, 4 * 4 * c), nn.BatchNorm1d(4 * 4 * c), nn.ReLU())
+            stem: list[nn.Module] = [nn.Linear(noise_dim, 4 * 4 * c)]
+            if batch_norm:
+                stem.append(nn.BatchNorm1d(4 * 4 * c))
+            self.stem = nn.Sequential(*stem, nn.ReLU())
             layers: list[nn.Module] = []
             for i in range(k):
-                c_out = 3 if i == k - 1 else c // 2
+                c_out = 3 if i == k - 1 else (c // 2 if doubling else c)
                 layers.append(nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1))
                 if i < k - 1:
-                    layers += [nn.BatchNorm2d(c_out), nn.ReLU()]
+                    if batch_norm:
+                        layers.append(nn.BatchNorm2d(c_out))
+                    layers.append(nn.ReLU())
                 c = c_out
             self.body = nn.Sequential(*layers)
         else:
             self.stem = nn.Sequential(nn.Linear(noise_dim, 4 * 4 * c))
-            self.body = nn.Sequential(*[UpBlock(c, c) for _ in range(k)],
-                                      nn.BatchNorm2d(c), nn.ReLU(), nn.Conv2d(c, 3, 3, padding=1))
+            head: list[nn.Module] = [nn.BatchNorm2d(c)] if batch_norm else []
+            self.body = nn.Sequential(*[UpBlock(c, c, batch_norm=batch_norm) for _ in range(k)],
+                                      *head, nn.ReLU(), nn.Conv2d(c, 3, 3, padding=1))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.noise_dim:
             raise ValueError(f"Generator takes noise of shape (n, {self.noise_dim}), got {tuple(z.shape)}")
         h = self.stem(z).view(len(z), self.stem_channels, 4, 4)
         return torch.tanh(self.body(h))
+
+
+class MLPGenerator(nn.Module):
+    """G: z in R^noise_dim -> tanh(MLP(z)) reshaped to an image in [-1, 1]^(3 x size x size).
+
+    The MLP has ``depth`` hidden layers of ``width`` ReLU units and a linear output of 3 size^2 pixels
+    (``nets.MLP``): no convolution, no normalisation. The defaults are the WGAN paper's MLP generator, 4
+    layers of 512 ReLU units (Arjovsky et al. 2017, Sec. 4.3), read as 4 hidden layers; the authors'
+    released code has 3 hidden ReLU layers before its output layer (4 linear layers in all), which is
+    ``depth=3``, and no tanh. The tanh here keeps G(z) in the data's range [-1, 1]. Parameter count, for
+    depth >= 1: noise_dim w + w + (depth - 1)(w^2 + w) + (w + 1) 3 size^2 with w = ``width``.
+    """
+
+    def __init__(self, noise_dim: int = 128, size: int = 32, *, width: int = 512, depth: int = 4) -> None:
+        super().__init__()
+        _check(noise_dim, size, width, "dcgan")
+        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
+            raise ValueError(f"depth must be a positive integer, got {depth!r}")
+        self.noise_dim, self.size, self.width, self.depth = noise_dim, size, width, depth
+        self.mlp = MLP(noise_dim, 3 * size * size, width=width, depth=depth, activation="relu")
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.noise_dim:
+            raise ValueError(f"MLPGenerator takes noise of shape (n, {self.noise_dim}), got {tuple(z.shape)}")
+        return torch.tanh(self.mlp(z)).view(len(z), 3, self.size, self.size)
+
+
+def generator_for(name: str, noise_dim: int = 128, size: int = 32, width: int = 64) -> nn.Module:
+    """The generator the book calls ``name`` (one of ``GENERATORS``), for noise_dim-dimensional z and
+    3 x size x size images.
+
+    - ``"dcgan"``, ``"resnet"``: ``Generator(noise_dim, size, width, name)``, with batch norm;
+    - ``"dcgan-no-bn-constant-width"``: the WGAN paper's robustness generator, ``Generator(noise_dim, size,
+      width, "dcgan", batch_norm=False, constant_width=True)`` (Arjovsky et al. 2017, Sec. 4.3);
+    - ``"mlp"``: ``MLPGenerator(noise_dim, size)``, the paper's 4 x 512 ReLU MLP. ``width`` counts
+      convolution channels and does not apply to it (its hidden layers have 512 units).
+    """
+    if name not in GENERATORS:
+        raise ValueError(f"unknown generator {name!r}; use one of {GENERATORS}")
+    if name == "mlp":
+        _check(noise_dim, size, width, "dcgan")
+        return MLPGenerator(noise_dim, size)
+    if name == "dcgan-no-bn-constant-width":
+        return Generator(noise_dim, size, width, "dcgan", batch_norm=False, constant_width=True)
+    return Generator(noise_dim, size, width, name)
 
 
 class Critic(nn.Module):
@@ -181,6 +262,15 @@ class Critic(nn.Module):
     halving the resolution, LeakyReLU(0.2) between, then Linear(4 x 4 x C -> 1). ``resnet``: residual
     ``DownBlock``s of ``width`` channels with mean-pool downsampling to 8 x 8, two more at 8 x 8, ReLU,
     mean over positions, Linear(width -> 1). No BatchNorm; ``norm="layer"`` adds per-sample layer norms.
+
+    ``norm="spectral"``: every convolution and linear layer (shortcuts and head included) multiplies by
+    W / sigma(W), sigma(W) the largest singular value of the kernel as an (out, in kh kw) matrix, estimated by
+    one power-iteration step per training-mode forward pass with a vector u kept between passes (Miyato et
+    al. 2018; ``torch.nn.utils.parametrizations.spectral_norm``). The parameter the optimiser updates is
+    ``layer.parametrizations.weight.original`` (W); ``layer.weight`` is W / sigma. A seeded build draws the
+    same W as ``norm="none"`` and leaves torch's global generator where ``norm="none"`` leaves it: u's start
+    is drawn on a forked copy of that generator. sigma(W) bounds the matrix, not the convolution operator's
+    norm, so f is only roughly 1-Lipschitz (as in the paper). An eval-mode pass reuses the stored u.
     """
 
     def __init__(self, size: int = 32, width: int = 64, kind: str = "dcgan", norm: str = "none") -> None:
@@ -206,6 +296,8 @@ class Critic(nn.Module):
             blocks += [DownBlock(width, width, down=False, norm=norm) for _ in range(2)]
             self.body = nn.Sequential(*blocks, ReLU())
             self.head = nn.Linear(width, 1)
+        if norm == "spectral":
+            _spectrally_normalise(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or tuple(x.shape[1:]) != (3, self.size, self.size):
@@ -214,3 +306,14 @@ class Critic(nn.Module):
         if self.kind == "resnet":
             h = h.mean(dim=(2, 3))
         return self.head(h).view(-1)
+
+
+def _spectrally_normalise(net: nn.Module) -> None:
+    """Puts torch's spectral-norm parametrisation W -> W / sigma(W) on every Conv2d and Linear of ``net``.
+
+    Each one draws its power iteration's start vector u from torch's global generator; forking it first
+    keeps every later draw (the next network's weights, a loop's noise) where it was without the norm."""
+    layers = [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.random.fork_rng(devices=[]):
+        for layer in layers:
+            nn.utils.parametrizations.spectral_norm(layer)
