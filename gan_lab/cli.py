@@ -64,20 +64,20 @@ def _option(name: str) -> str:
 def _parse_value(name: str, text: str, default: Any) -> Any:
     """``text`` as the type of the field's default (None-default fields: a number if it reads as one)."""
     try:
-        if isinstance(default, bool) or name in ("one_sided", "log_start"):
+        if isinstance(default, bool) or name in ("one_sided", "log_start", "spectral_norm"):
             if text.lower() in ("1", "true", "yes", "on"):
                 return True
             if text.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(text)
-        if name == "betas":
+        if name in ("betas", "targets"):
             parts = [float(p) for p in text.split(",")]
-            if len(parts) != 2:
+            if len(parts) != (2 if name == "betas" else 3):
                 raise ValueError(text)
             return tuple(parts)
         if isinstance(default, int) or name in ("n_critic", "width"):
             return int(text)
-        if isinstance(default, float) or name in ("lr_g", "lr_d"):
+        if isinstance(default, float) or name in ("lr_g", "lr_d", "penalty_weight", "clip", "label_smoothing"):
             return float(text)
         if name == "amp" and text.lower() in ("true", "false"):
             return text.lower() == "true"

@@ -34,7 +34,7 @@ import torch
 
 from . import settings
 
-__all__ = ["sample", "density", "modes", "parallel_lines", "NAMES", "Modes",
+__all__ = ["sample", "sampler", "Sampler", "Data", "shape_mask", "density", "modes", "parallel_lines", "NAMES", "Modes",
            "shapes", "NOISE_ON", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
            "to_tensor", "to_images"]
 
@@ -134,6 +134,65 @@ def sample(name: str, n: int, *, seed: Optional[int] = None,
     return _SAMPLERS[name](n, g).to(torch.float32)
 
 
+Data = Union[str, torch.Tensor, Callable[[int, torch.Generator], torch.Tensor]]
+_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Real points on demand: ``sampler(n, generator)`` is an (n, ``dim``) float tensor; ``name`` is the data
+    set's name when it has one (mode coverage needs it), else None."""
+
+    draw: Callable[[int, torch.Generator], torch.Tensor]
+    name: Optional[str]
+    dim: int
+
+    def __call__(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return self.draw(n, generator)
+
+
+def sampler(data: Data, arg: str = "data") -> Sampler:
+    """A ``Sampler`` of ``data``: a data-set name of ``NAMES``, an (n, d) tensor of points (drawn from with
+    replacement) or a callable (n, generator) -> (n, d) tensor (its output shape checked at every draw).
+    Everything is checked now, with errors naming ``arg`` (the argument's name in the caller)."""
+    if isinstance(data, str):
+        if data not in _SAMPLERS:
+            raise ValueError(f"unknown data set {arg}={data!r}; known: {', '.join(NAMES)}")
+        dim = sample(data, 1, seed=0).shape[1]
+        return Sampler(lambda n, g: sample(data, n, generator=g), data, dim)
+    if isinstance(data, torch.Tensor):
+        if data.is_complex() or not (data.is_floating_point() or data.dtype in _INTEGER_DTYPES):
+            raise ValueError(f"{arg} tensor must hold real numbers, got dtype {data.dtype}")
+        if data.dim() != 2 or data.shape[0] == 0:
+            raise ValueError(f"{arg} tensor must have shape (n, d) with n > 0, got {tuple(data.shape)}")
+        if not torch.isfinite(data).all():
+            bad = (~torch.isfinite(data)).nonzero()[0].tolist()
+            raise ValueError(f"{arg} contains NaN or Inf (first at index {bad}: {data[bad[0], bad[1]].item()})")
+        points = data.detach().to(torch.float32).cpu()
+        return Sampler(lambda n, g: points[torch.randint(len(points), (n,), generator=g)], None, points.shape[1])
+    if callable(data):
+        probe = data(2, torch.Generator().manual_seed(0))
+        if not isinstance(probe, torch.Tensor) or probe.dim() != 2 or probe.shape[0] != 2:
+            shape = tuple(probe.shape) if isinstance(probe, torch.Tensor) else type(probe).__name__
+            raise ValueError(f"a {arg} callable must return an (n, d) tensor for (n, generator); for n = 2 it "
+                             f"returned {shape}")
+        if probe.is_complex() or not probe.is_floating_point():
+            raise ValueError(f"the {arg} callable must return real floating-point points, got dtype {probe.dtype}")
+        if not torch.isfinite(probe).all():
+            raise ValueError(f"the {arg} callable returned NaN or Inf: {probe.tolist()}")
+        dim = probe.shape[1]
+
+        def checked(n: int, g: torch.Generator) -> torch.Tensor:   # a shape compare per batch: free
+            x = data(n, g)
+            if not isinstance(x, torch.Tensor) or tuple(x.shape) != (n, dim):
+                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+                raise ValueError(f"the {arg} callable returned {shape} for n = {n}; it must return ({n}, {dim})")
+            return x
+
+        return Sampler(checked, None, dim)
+    raise ValueError(f"{arg} must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
+
+
 def _normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
     return torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * math.sqrt(2.0 * math.pi))
 
@@ -197,13 +256,17 @@ def _check_size(size: int) -> None:
         raise ValueError(f"size must be an integer >= 8, got {size!r}")
 
 
-def _shape_mask(shape: str, size: int) -> np.ndarray:
+def shape_mask(shape: str, size: int) -> np.ndarray:
     """Boolean (size, size) mask: which pixel centres lie in the shape (exact integer arithmetic).
 
     Pixel (i, j) (row, column) has its centre at (x, y) = (j + 0.5, i + 0.5); the image centre is
     (size/2, size/2) and the half-extent h = 0.35 size. With u = 2x - size and v = 2y - size (twice the
     offsets from the centre, integers) and everything multiplied by 20, the tests below are exact.
     """
+    if not isinstance(shape, str) or shape not in SHAPE_KINDS:
+        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPE_KINDS)}")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
+        raise ValueError(f"size must be a positive integer, got {size!r}")
     k = 2 * np.arange(size, dtype=np.int64) + 1 - size
     v, u = k[:, None], k[None, :]               # v: rows (down), u: columns (right)
     h20 = 7 * size                              # 20 h, h = 0.35 size
@@ -253,7 +316,7 @@ def shapes(n: int, shape: str, base_color: float, offset_sign: int, noise: float
     g = _generator(seed)
     b, s, sigma = float(base_color), int(offset_sign), float(noise)
     colour = torch.tensor([b, b + 0.1 * s, b + 0.2 * s], dtype=torch.float32)
-    mask = torch.from_numpy(_shape_mask(shape, size))[:, :, None]
+    mask = torch.from_numpy(shape_mask(shape, size))[:, :, None]
     clean = torch.where(mask, colour, torch.ones(()))               # (size, size, 3)
     if sigma > 0.0:
         eps = torch.randn(n, size, size, 3, generator=g).mul_(sigma)

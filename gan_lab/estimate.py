@@ -6,7 +6,8 @@
 - ``wasserstein1_dual``: the Kantorovich-Rubinstein duality W1(P, Q) = sup over 1-Lipschitz f of
   E_P f - E_Q f; a critic trained with the gradient penalty gives the estimate E_P f - E_Q f.
 
-P and Q are given as in ``gan_lab.train``: a data-set name, an (n, d) tensor, or a sampler (n, generator).
+P and Q are given as in ``gan_lab.train``: a data-set name, an (n, d) tensor, or a sampler (n, generator)
+(``gan_lab.data.sampler``). ``fit_two_sample`` is the loop they share (and ``lipschitz.fit_critic`` uses).
 """
 from __future__ import annotations
 
@@ -18,11 +19,11 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-from . import losses, nets, settings
-from .train import Data, _real_sampler
+from . import checks, data, loop, losses, nets, settings
+from .data import Data
 
 __all__ = ["fit_discriminator", "DiscriminatorFit", "wasserstein1_dual", "DualEstimate", "generator_gradient_norm",
-           "input_gradient", "js_estimate"]
+           "input_gradient", "js_estimate", "fit_two_sample"]
 
 
 @dataclass
@@ -48,16 +49,8 @@ class DualEstimate:
 
 def _check_settings(steps: int, batch_size: int, eval_samples: int, lr: float) -> None:
     for name, v in (("steps", steps), ("batch_size", batch_size), ("eval_samples", eval_samples)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-
-
-def _check_betas(betas: tuple) -> None:
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
-            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
-        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+        checks.integer(name, v, 1)
+    checks.positive_number("lr", lr)
 
 
 def _check_net(name: str, net: Optional[nn.Module]) -> None:
@@ -67,28 +60,27 @@ def _check_net(name: str, net: Optional[nn.Module]) -> None:
 
 def _check_pair(names: tuple[str, str], p: Data, q: Data) -> None:
     """Both distributions valid and of one dimension; the errors name the caller's arguments."""
-    (_, _, dim_p), (_, _, dim_q) = _real_sampler(p, names[0]), _real_sampler(q, names[1])
+    dim_p, dim_q = data.sampler(p, names[0]).dim, data.sampler(q, names[1]).dim
     if dim_p != dim_q:
         raise ValueError(f"{names[0]} is {dim_p}-D but {names[1]} is {dim_q}-D")
 
 
-def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable, *, steps: int,
-              batch_size: int, lr: float, betas: tuple, eval_samples: int, seed: int,
-              device: torch.device, after_step: Optional[Callable[[nn.Module], None]] = None,
-              names: tuple[str, str] = ("P", "Q")) -> tuple[nn.Module, list]:
-    """Minimise ``loss(net, x, y, rng)`` over batches x ~ P, y ~ Q with Adam; every steps/50 steps record
+def fit_two_sample(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable, *, steps: int,
+                   batch_size: int, lr: float, betas: tuple, eval_samples: int, seed: int,
+                   device: torch.device, after_step: Optional[Callable[[nn.Module], None]] = None,
+                   names: tuple[str, str] = ("P", "Q")) -> tuple[nn.Module, list]:
+    """Train a network between two fixed distributions: minimise ``loss(net, x, y, rng)`` over batches x ~ P, y ~ Q with Adam; every steps/50 steps record
     ``score(net, x_eval, y_eval)`` on fixed held-out samples. Returns the net and the (step, score) curve.
     ``after_step(net)``, if given, runs once before training and after every update (e.g. clipping), so
     every forward pass, every score and the returned net satisfy it. ``names`` are the caller's names for P
     and Q, for the error messages."""
-    sample_p, _, dim_p = _real_sampler(p, names[0])
-    sample_q, _, dim_q = _real_sampler(q, names[1])
-    if dim_p != dim_q:
-        raise ValueError(f"{names[0]} is {dim_p}-D but {names[1]} is {dim_q}-D")
+    sample_p, sample_q = data.sampler(p, names[0]), data.sampler(q, names[1])
+    if sample_p.dim != sample_q.dim:
+        raise ValueError(f"{names[0]} is {sample_p.dim}-D but {names[1]} is {sample_q.dim}-D")
     net = net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
-    rng = settings.rng(seed)
-    held = settings.rng(seed + 10_000)
+    opt = loop.optimizer("adam", net.parameters(), lr, betas, fused=False)
+    rng = settings.stream(seed, "train")
+    held = settings.stream(seed, "eval_real")
     x_eval, y_eval = sample_p(eval_samples, held).to(device), sample_q(eval_samples, held).to(device)
     curve, log_every = [], max(1, steps // 50)
     if after_step is not None:
@@ -108,7 +100,7 @@ def _optimise(net: nn.Module, p: Data, q: Data, loss: Callable, score: Callable,
 
 
 def _data_dim(p: Data) -> int:
-    return _real_sampler(p)[2]
+    return data.sampler(p).dim
 
 
 def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size: int = 256, width: int = 128,
@@ -125,7 +117,7 @@ def fit_discriminator(p_data: Data, p_g: Data, *, steps: int = 1000, batch_size:
     D = discriminator if discriminator is not None else nets.discriminator(_data_dim(p_data), width=width, depth=depth)
     if discriminator is not None:
         nets.check_fits("discriminator", D.to(dev), _data_dim(p_data), [(2,), (2, 1)], dev)
-    D, curve = _optimise(
+    D, curve = fit_two_sample(
         D, p_data, p_g,
         loss=lambda net, x, y, rng: losses.discriminator_loss(net(x), net(y)),
         score=lambda net, x, y: -losses.discriminator_loss(net(x), net(y)),
@@ -152,10 +144,8 @@ def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 
     A critic that ends constant on the evaluation samples (all ReLUs dead) triggers a warning.
     """
     _check_settings(steps, batch_size, eval_samples, lr)
-    if not (isinstance(penalty_weight, (int, float)) and not isinstance(penalty_weight, bool)
-            and math.isfinite(penalty_weight) and penalty_weight >= 0):
-        raise ValueError(f"penalty_weight must be a finite number >= 0, got {penalty_weight!r}")
-    _check_betas(betas)
+    checks.number_at_least("penalty_weight", penalty_weight, 0.0)
+    checks.betas(betas)
     _check_net("critic", critic)
     _check_pair(("p", "q"), p, q)
     dev = settings.resolve_device(device)
@@ -177,7 +167,7 @@ def wasserstein1_dual(p: Data, q: Data, *, steps: int = 2000, batch_size: int = 
         spread.append(float(torch.cat([fx, fy]).std()))
         return fx.mean() - fy.mean()
 
-    f, curve = _optimise(f, p, q, loss=loss, score=score, steps=steps, batch_size=batch_size, lr=lr,
+    f, curve = fit_two_sample(f, p, q, loss=loss, score=score, steps=steps, batch_size=batch_size, lr=lr,
                          betas=tuple(betas), eval_samples=eval_samples, seed=seed, device=dev, names=("p", "q"))
     if spread[-1] == 0.0:
         warnings.warn("the critic is constant on the evaluation samples (its ReLUs died), so the estimate "
@@ -194,8 +184,7 @@ def generator_gradient_norm(generator: nn.Module, discriminator: nn.Module, kind
     (L_G = -E log D(G(z))) or ``"wasserstein"`` (L_G = -E f(G(z)) for a critic f).
     The discriminator or critic is not changed and gets no gradient.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    checks.integer("n", n, 1)
     if kind not in losses.GENERATOR_LOSSES + ("wasserstein",):
         raise ValueError(f"unknown generator loss {kind!r}; use one of {losses.GENERATOR_LOSSES + ('wasserstein',)}")
     params = [p for p in generator.parameters() if p.requires_grad]
@@ -251,12 +240,10 @@ def js_estimate(discriminator: nn.Module, p_data: Data, p_g: Data, *, n: int = 2
     ``fit_discriminator`` reports the same quantity on its held-out set; use this one for a larger, fresh
     sample when log D varies from point to point (overlapping supports) and 4,096 points are too noisy.
     """
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    sample_p, _, dim_p = _real_sampler(p_data)
-    sample_q, _, dim_q = _real_sampler(p_g)
-    if dim_p != dim_q:
-        raise ValueError(f"p_data is {dim_p}-D but p_g is {dim_q}-D")
+    checks.integer("n", n, 1)
+    sample_p, sample_q = data.sampler(p_data, "p_data"), data.sampler(p_g, "p_g")
+    if sample_p.dim != sample_q.dim:
+        raise ValueError(f"p_data is {sample_p.dim}-D but p_g is {sample_q.dim}-D")
     device = next(discriminator.parameters()).device
     g = settings.rng(seed)
     x, y = sample_p(n, g).to(device), sample_q(n, g).to(device)

@@ -1,4 +1,5 @@
-"""WGAN-GP on images (Gulrajani et al., 2017, Algorithm 1), with checkpoints that resume exactly.
+"""GANs on images: WGAN-GP (Gulrajani et al., 2017, Algorithm 1) by default, any objective of
+``gan_lab.objectives`` by name, with checkpoints that resume exactly.
 
     for step in 1..steps:                                          (generator iterations)
         repeat n_critic times:
@@ -10,6 +11,8 @@
         every checkpoint_every steps: save both nets, both optimizers, the generator's state, the history
 
 The paper's image settings are the defaults: lambda = 10, n_critic = 5, Adam(lr 1e-4, betas (0, 0.9)).
+``objective="gan"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-clip"`` swap the two losses (and the Lipschitz
+method) and nothing else; ``critic_norm="spectral"`` gives SN-GAN's critic (with ``"hinge"``).
 
 Data. Batches are drawn with replacement from the in-memory image tensor by indices from the same
 explicit ``torch.Generator`` that draws z and eps, not by a ``DataLoader``. Image sets for this book
@@ -64,16 +67,22 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint as _checkpoint
-from . import convnets, distributed, losses, settings
-from .train import StopTraining, TrainingDiverged
+from . import checks, convnets, distributed, loop, losses, objectives, settings
+from .loop import StopTraining, TrainingDiverged
 
-__all__ = ["ImageTrainConfig", "ImageTrainResult", "train_images", "to_uint8", "image_grid", "RESUMABLE_FIELDS"]
+__all__ = ["ImageTrainConfig", "ImageTrainResult", "train_images", "build_networks", "to_uint8", "image_grid",
+           "RESUMABLE_FIELDS"]
 
 # Fields that may differ between a checkpoint and the run that resumes it: they do not change the numbers.
 RESUMABLE_FIELDS = ("steps", "progress", "checkpoint_every")
 _HISTORY = ("step", "estimate", "penalty", "loss_d", "loss_g", "seconds")
 _TRAINER = "gan_lab.images.train_images"
 _AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
+# The loop's own entries of a checkpoint, besides the run state (loop.RunState) of the nets and optimisers.
+_CHECKPOINT_KEYS = ("trainer", "step", "config", "history", "samples", "seconds")
+# Defaults of the objective-specific settings, filled in only for the objective they apply to.
+_OPTION_DEFAULTS = dict(generator_loss="non_saturating", label_smoothing=0.0, clip=0.01, penalty_weight=10.0,
+                        one_sided=False, targets=(0.0, 1.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -83,12 +92,20 @@ class ImageTrainConfig:
     size: int = 32                      # images are 3 x size x size; 16, 32 or 64
     width: int = 64                     # channels of the first critic / last generator block
     kind: str = "dcgan"                 # "dcgan" or "resnet" (convnets)
-    critic_norm: str = "none"           # "none" or "layer" (never batch norm in the critic)
+    critic_norm: str = "none"           # "none", "layer" or "spectral" (never batch norm in the critic)
+    generator: Optional[str] = None     # None: the kind's generator; or one of convnets.GENERATORS (e.g. the
+                                        # WGAN paper's "dcgan-no-bn-constant-width" or "mlp")
+    objective: str = "wgan-gp"          # gan_lab.objectives.NAMES
     noise_dim: int = 128
     steps: int = 1000                   # generator iterations
     batch_size: int = 64
     n_critic: int = 5                   # critic steps per generator step
-    penalty_weight: float = 10.0        # lambda
+    penalty_weight: Optional[float] = None  # "wgan-gp": lambda (default 10)
+    one_sided: Optional[bool] = None    # "wgan-gp": penalise only norms above 1 (default False)
+    clip: Optional[float] = None        # "wgan-clip": c (default 0.01)
+    generator_loss: Optional[str] = None  # "gan": "non_saturating" (default) or "saturating"
+    label_smoothing: Optional[float] = None  # "gan": one-sided, real label 1 - alpha (default 0)
+    targets: Optional[tuple] = None     # "lsgan": (a, b, c) (default (0, 1, 1))
     lr: float = 1e-4                    # Adam, both players
     betas: tuple = (0.0, 0.9)
     seed: int = 0
@@ -101,47 +118,60 @@ class ImageTrainConfig:
     progress: bool = True               # tqdm bar
 
     def __post_init__(self) -> None:
+        checks.choice("objective", self.objective, objectives.NAMES)
+        applies = objectives.OPTIONS[self.objective]
+        for name in _OPTION_DEFAULTS:
+            if name not in applies and getattr(self, name) is not None:
+                users = [o for o, names in objectives.OPTIONS.items() if name in names]
+                raise ValueError(f"{name}={getattr(self, name)!r} does not apply to objective {self.objective!r} "
+                                 f"(only to {', '.join(map(repr, users))}); leave it unset")
+            if name in applies and getattr(self, name) is None:
+                object.__setattr__(self, name, _OPTION_DEFAULTS[name])
         self._check()
         # plain floats from here on (np.float64 from np.logspace passes the check): the config goes into
         # checkpoints, which hold only plain Python numbers
-        object.__setattr__(self, "betas", (float(self.betas[0]), float(self.betas[1])))
+        object.__setattr__(self, "betas", checks.betas(self.betas))
         object.__setattr__(self, "lr", float(self.lr))
-        object.__setattr__(self, "penalty_weight", float(self.penalty_weight))
+        for name in ("penalty_weight", "clip", "label_smoothing"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, float(getattr(self, name)))
+        if self.targets is not None:
+            object.__setattr__(self, "targets", tuple(float(t) for t in self.targets))
+
+    def objective_losses(self) -> objectives.Objective:
+        """This config's objective: its critic and generator losses (``gan_lab.objectives``)."""
+        kwargs = {k: getattr(self, k) for k in ("generator_loss", "label_smoothing", "targets")
+                  if getattr(self, k) is not None}
+        return objectives.objective(self.objective, **kwargs)
 
     def _check(self) -> None:
-        def integer(name: str, minimum: int) -> None:
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-
         for name in ("width", "noise_dim", "steps", "n_critic", "log_every", "sample_every"):
-            integer(name, 1)
-        integer("batch_size", 2)   # the generator's batch norm needs two samples to normalise over
-        for name in ("seed", "snapshots", "checkpoint_every"):
-            integer(name, 0)
-        if self.seed > settings.SEED_LIMIT:
-            raise ValueError(f"seed must be below 2**63 (torch's generators take no larger), got {self.seed!r}")
+            checks.integer(name, getattr(self, name), 1)
+        checks.integer("batch_size", self.batch_size, 2)   # the generator's batch norm needs two samples
+        for name in ("snapshots", "checkpoint_every"):
+            checks.integer(name, getattr(self, name), 0)
+        checks.seed("seed", self.seed)
         if type(self.size) is not int or self.size not in convnets.SIZES:
             raise ValueError(f"size must be one of {convnets.SIZES}, got {self.size!r}")
         if self.kind not in convnets.KINDS:
             raise ValueError(f"unknown kind {self.kind!r}; use one of {convnets.KINDS}")
+        if self.generator is not None:
+            checks.choice("generator", self.generator, convnets.GENERATORS)
         if self.critic_norm not in convnets.NORMS:
             raise ValueError(f"unknown critic_norm {self.critic_norm!r}; use one of {convnets.NORMS}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) \
-                or self.lr <= 0:
-            raise ValueError(f"lr must be a positive finite number, got {self.lr!r}")
-        w = self.penalty_weight
-        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0:
-            raise ValueError(f"penalty_weight must be a finite number >= 0, got {w!r}")
-        b = self.betas
-        if not (isinstance(b, (tuple, list)) and len(b) == 2
-                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b)):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
+        checks.positive_number("lr", self.lr)
+        if self.penalty_weight is not None:
+            checks.number_at_least("penalty_weight", self.penalty_weight, 0.0)
+        if self.clip is not None:
+            checks.positive_number("clip", self.clip)
+        if self.one_sided is not None:
+            checks.boolean("one_sided", self.one_sided)
+        checks.betas(self.betas)
+        self.objective_losses()   # checks generator_loss, label_smoothing, targets
         if self.amp not in (True, False, "auto", *_AMP_DTYPES) or isinstance(self.amp, (int, float)) and \
                 not isinstance(self.amp, bool):
             raise ValueError(f"amp must be True, False, 'auto', 'bfloat16' or 'float16', got {self.amp!r}")
-        if not isinstance(self.progress, bool):
-            raise ValueError(f"progress must be True or False, got {self.progress!r}")
+        checks.boolean("progress", self.progress)
 
 
 @dataclass
@@ -174,6 +204,14 @@ class ImageTrainResult:
             return self.generator(z).float().cpu()
         finally:
             self.generator.train(was_training)
+
+
+def build_networks(cfg: ImageTrainConfig) -> tuple[nn.Module, nn.Module]:
+    """The untrained (generator, critic) of ``cfg``, drawn from torch's global generator (``train_images``
+    seeds it first): ``convnets.generator_for(cfg.generator or cfg.kind, ...)`` and
+    ``convnets.Critic(size, width, kind, critic_norm)``."""
+    G = convnets.generator_for(cfg.generator or cfg.kind, cfg.noise_dim, cfg.size, cfg.width)
+    return G, convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -260,17 +298,25 @@ def _native_bf16(dev: torch.device) -> bool:
     return torch.cuda.get_device_capability(dev)[0] >= 8
 
 
+_RUN_STATE_KEYS = ("generator", "critic", "opt_g", "opt_d", "scalers", "rng")   # loop.RunState of train_images
+
+
+def _config_fields(saved: dict) -> dict:
+    """A checkpoint's config as ImageTrainConfig fields. Checkpoints from before objectives had a name
+    (gan_lab 0.2) are WGAN-GP runs; their ``penalty_weight`` was always set."""
+    return {"objective": "wgan-gp", **saved}
+
+
 def _resume_state(path: str, cfg: ImageTrainConfig, world_size: int = 1) -> dict:
     """The checkpoint at ``path``, checked against ``cfg``: the same run, at a step <= cfg.steps."""
     state = _checkpoint.load_checkpoint(path)
-    needed = ("trainer", "step", "config", "generator", "critic", "opt_g", "opt_d", "scalers", "rng", "history",
-              "samples", "seconds")
+    needed = _CHECKPOINT_KEYS + _RUN_STATE_KEYS
     missing = [k for k in needed if k not in state]
     if missing or state["trainer"] != _TRAINER:
         raise _checkpoint.CheckpointError(f"{path!r} is a gan_lab checkpoint but not one of train_images "
                                           f"(trainer {state.get('trainer')!r}, missing {missing})")
     try:
-        saved = ImageTrainConfig(**state["config"])
+        saved = ImageTrainConfig(**_config_fields(state["config"]))
     except (TypeError, ValueError) as err:
         raise _checkpoint.CheckpointError(f"{path!r} holds a configuration this gan_lab cannot read: {err}") from err
     diffs = [f"{f.name}: checkpoint {getattr(saved, f.name)!r}, given {getattr(cfg, f.name)!r}"
@@ -293,13 +339,6 @@ def _resume_state(path: str, cfg: ImageTrainConfig, world_size: int = 1) -> dict
     return state
 
 
-def _adam(module: nn.Module, cfg: ImageTrainConfig) -> torch.optim.Optimizer:
-    try:  # the fused kernel does the whole Adam update in one pass over the parameters
-        return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(module.parameters(), lr=cfg.lr, betas=cfg.betas)
-
-
 def _scaler(dev: torch.device) -> "torch.amp.GradScaler":
     if hasattr(torch.amp, "GradScaler"):
         return torch.amp.GradScaler(dev.type)
@@ -316,17 +355,6 @@ def _update(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
-
-
-def _number(key: str, value):
-    """An ``on_log`` value as a plain Python value (numpy and tensor scalars become floats), so that the
-    history can always be checkpointed."""
-    if type(value) in (bool, int, float, str):
-        return value
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"on_log must return a dict of numbers or strings, got {key!r}: {value!r}") from None
 
 
 # ---- the loop -----------------------------------------------------------------------------------------
@@ -357,16 +385,8 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     Everything is checked before any work or any file is written (``ValueError``); a NaN/Inf loss at a log
     raises ``TrainingDiverged`` carrying the partial result.
     """
-    base = config if config is not None else ImageTrainConfig()
-    if not isinstance(base, ImageTrainConfig):
-        raise ValueError(f"config must be an ImageTrainConfig, got {type(base).__name__}")
-    known = {f.name for f in fields(ImageTrainConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-    cfg = replace(base, **overrides)
-    if on_log is not None and not callable(on_log):
-        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
+    cfg = loop.configure(config, ImageTrainConfig, overrides)
+    loop.check_on_log(on_log)
     _check_images(images, cfg)
     dev = settings.resolve_device(device)
     amp_dtype = _amp(cfg, dev)
@@ -384,35 +404,32 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
 
     # ---- build (the same order with or without a checkpoint, which then overwrites the state) ----------
     settings.seed_everything(cfg.seed)
-    G = convnets.Generator(cfg.noise_dim, cfg.size, cfg.width, cfg.kind).to(dev)
-    D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm).to(dev)
-    opt_g, opt_d = _adam(G, cfg), _adam(D, cfg)
+    G, D = build_networks(cfg)
+    G, D = G.to(dev), D.to(dev)
+    opt_g = loop.optimizer("adam", G.parameters(), cfg.lr, cfg.betas)
+    opt_d = loop.optimizer("adam", D.parameters(), cfg.lr, cfg.betas)
     scaler_g, scaler_d = (_scaler(dev), _scaler(dev)) if amp_dtype == torch.float16 else (None, None)
-    rng = settings.rng(cfg.seed)
+    rng = settings.stream(cfg.seed, "train")
+    run_state = loop.RunState({"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}, [scaler_g, scaler_d], rng)
+    game = cfg.objective_losses()
     result = ImageTrainResult(G, D, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0
     if state is not None:
         try:
-            G.load_state_dict(state["generator"])
-            D.load_state_dict(state["critic"])
+            run_state.restore(state)
         except RuntimeError as err:
             first = str(err).strip().splitlines()
             raise _checkpoint.CheckpointError(
                 f"cannot resume from {checkpoint_path!r}: its networks do not fit the configuration's "
-                f"(size {cfg.size}, width {cfg.width}, kind {cfg.kind!r}): {first[1].strip() if len(first) > 1 else first[0]}"
+                f"(size {cfg.size}, width {cfg.width}, kind {cfg.kind!r}, generator {cfg.generator or cfg.kind!r}, critic norm "
+                f"{cfg.critic_norm!r}): {first[1].strip() if len(first) > 1 else first[0]}"
             ) from None
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        for scaler, saved in zip((scaler_g, scaler_d), state["scalers"]):
-            if scaler is not None and saved is not None:
-                scaler.load_state_dict(saved)
-        rng.set_state(state["rng"])
         result.history = {k: list(v) for k, v in state["history"].items()}
         result.samples = [(int(s), x) for s, x in state["samples"]]
         start, seconds_before = int(state["step"]), float(state["seconds"])
         result.start_step = start
     data = images.detach().to(dev, torch.float32)
-    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=settings.rng(cfg.seed + 30_000))
+    z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=settings.stream(cfg.seed, "snapshot_noise"))
     z_fixed = z_fixed.to(dev)
 
     def autocast():
@@ -424,12 +441,9 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                                    f"infinite weights, so {checkpoint_path!r} was not overwritten (it keeps the "
                                    "last good state; lower lr)", result)
         if main:
-            _checkpoint.save_checkpoint(checkpoint_path, {
-                "trainer": _TRAINER, "step": step, "config": asdict(cfg), "seed_offset": settings.seed_offset(),
-                "world_size": ranks, "generator": G.state_dict(), "critic": D.state_dict(),
-                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                "scalers": [s.state_dict() if s is not None else None for s in (scaler_g, scaler_d)],
-                "rng": rng.get_state(), "history": result.history, "samples": result.samples, "seconds": elapsed})
+            _checkpoint.save_checkpoint(checkpoint_path, run_state.state(
+                trainer=_TRAINER, step=step, config=asdict(cfg), seed_offset=settings.seed_offset(),
+                world_size=ranks, history=result.history, samples=result.samples, seconds=elapsed))
         distributed.barrier()
 
     def snapshot(step: int) -> None:   # G(z_fixed) as uint8, kept in result.samples
@@ -443,6 +457,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         result.samples.append((step, to_uint8(x)))
 
     N, B = len(data), cfg.batch_size * ranks     # B: the global batch
+    use_penalty = game.lipschitz == "penalty" and cfg.penalty_weight > 0
     critic, generator = D, G          # what the losses' forward passes go through: the DDP wrappers if any
     if world is not None:
         ids = [dev.index] if dev.type == "cuda" else None
@@ -455,7 +470,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     D.train()
     begin = time.perf_counter()
     bar = tqdm(range(start + 1, cfg.steps + 1), initial=start, total=cfg.steps, disable=not (cfg.progress and main),
-               desc=f"WGAN-GP {cfg.kind} {cfg.size}px", leave=False)
+               desc=f"{cfg.objective} {cfg.kind} {cfg.size}px", leave=False)
     for step in bar:
         # ---- critic: n_critic steps on E[f(G(z))] - E[f(x)] + lambda * penalty -------------------------
         for _ in range(cfg.n_critic):
@@ -471,21 +486,23 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
                     real, fake, eps = real[mine], fake[mine], eps[mine]
                 scores = critic(torch.cat([real, fake.to(real.dtype)])).float()   # one pass over both halves
             real_s, fake_s = scores[:len(real)], scores[len(real):]
-            loss_d = losses.critic_loss(real_s, fake_s)
+            loss_d = game.critic_loss(real_s, fake_s)
             penalty = None
-            if cfg.penalty_weight > 0:    # float32, outside autocast; on D itself, not its DDP wrapper (docstring)
+            if use_penalty:    # float32, outside autocast; on D itself, not its DDP wrapper (docstring)
                 penalty = losses.gradient_penalty(D, real, fake.float(), eps=eps)
                 total_d = loss_d + cfg.penalty_weight * penalty
             else:
                 total_d = loss_d
             _update(total_d, opt_d, scaler_d)
+            if game.lipschitz == "clip":
+                losses.clip_weights(D, cfg.clip)
 
         # ---- generator: one step on -E[f(G(z))] against a frozen critic ------------------------------
         z = torch.randn(B, cfg.noise_dim, generator=rng).to(dev, non_blocking=True)
         D.requires_grad_(False)
         with autocast():
             gen_s = D(G(z) if world is None else generator(z)[mine]).float()
-        loss_g = losses.wasserstein_generator_loss(gen_s)
+        loss_g = game.generator_loss(gen_s)
         _update(loss_g, opt_g, scaler_g)
         D.requires_grad_(True)
 
@@ -512,15 +529,9 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         if cfg.snapshots and (step % cfg.sample_every == 0 or last):
             snapshot(step)
         if logging and on_log is not None and main:
-            try:
-                extra = on_log(result)
-            except StopTraining:
-                extra, result.stopped = {}, True
-            if extra is not None and not isinstance(extra, dict):
-                raise ValueError(f"on_log must return None or a dict of numbers, got {type(extra).__name__}: "
-                                 f"{extra!r:.80} (at generator step {step})")
-            for key, value in (extra or {}).items():
-                h.setdefault(key, []).append(_number(key, value))
+            extra, result.stopped = loop.log_extras(on_log, result, step)
+            for key, value in extra.items():
+                h.setdefault(key, []).append(value)
         if logging and world is not None:     # rank 0's StopTraining stops every rank
             result.stopped = distributed.any_rank(result.stopped, dev)
         if checkpoint_path is not None and (last or result.stopped

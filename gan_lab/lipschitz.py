@@ -28,8 +28,8 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-from . import estimate, losses, nets, settings
-from .train import Data, _real_sampler
+from . import checks, data, estimate, losses, nets, settings
+from .data import Data
 
 __all__ = ["fit_critic", "CriticFit", "initial_critic", "layer_gradient_norms", "weight_values",
            "fraction_at_bounds", "falloff", "spectral_bound", "clip_lipschitz_bound", "matched_clip",
@@ -50,16 +50,6 @@ class CriticFit:
     constraint: str
     bound: float
     one_sided: bool = False
-
-
-def _positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-
-
-def _positive_int(name: str, value: int, minimum: int = 1) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: float = 0.01,
@@ -83,31 +73,24 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     The WGAN paper trained its clipped critics with RMSProp; Adam is used for both here, which changes how
     fast the weights travel, not where clipping lets them go.
     """
-    if constraint not in CONSTRAINTS:
-        raise ValueError(f"unknown constraint {constraint!r}; use one of {CONSTRAINTS}")
-    _positive("clip", clip)
-    if not (isinstance(penalty_weight, (int, float)) and not isinstance(penalty_weight, bool)
-            and math.isfinite(penalty_weight) and penalty_weight >= 0):
-        raise ValueError(f"penalty_weight must be a finite number >= 0, got {penalty_weight!r}")
-    if not isinstance(one_sided, bool):
-        raise ValueError(f"one_sided must be True or False, got {one_sided!r}")
+    checks.choice("constraint", constraint, CONSTRAINTS)
+    checks.positive_number("clip", clip)
+    checks.number_at_least("penalty_weight", penalty_weight, 0.0)
+    checks.boolean("one_sided", one_sided)
     if one_sided and constraint != "penalty":
         raise ValueError("one_sided=True only applies to constraint='penalty'")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("width", width),
                         ("eval_samples", eval_samples)):
-        _positive_int(name, value)
-    _positive_int("depth", depth, 0)
-    _positive_int("seed", seed, 0)
+        checks.integer(name, value, 1)
+    checks.integer("depth", depth, 0)
+    checks.seed("seed", seed)
     if lr is None:
         lr = 5e-5 if constraint == "clip" else 1e-4
-    _positive("lr", lr)
-    if not (isinstance(betas, (tuple, list)) and len(betas) == 2
-            and all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in betas)):
-        raise ValueError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    checks.positive_number("lr", lr)
+    checks.betas(betas)
     if critic is not None and not isinstance(critic, nn.Module):
         raise ValueError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
-    _, _, dim_p = _real_sampler(real, "real")
-    _, _, dim_q = _real_sampler(fake, "fake")
+    dim_p, dim_q = data.sampler(real, "real").dim, data.sampler(fake, "fake").dim
     if dim_p != dim_q:
         raise ValueError(f"real is {dim_p}-D but fake is {dim_q}-D")
     dev = settings.resolve_device(device)
@@ -126,7 +109,7 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
         return value
 
     clip_after_step = (lambda net: losses.clip_weights(net, clip)) if constraint == "clip" else None
-    f, curve = estimate._optimise(f, real, fake, loss=loss, score=lambda net, x, y: net(x).mean() - net(y).mean(),
+    f, curve = estimate.fit_two_sample(f, real, fake, loss=loss, score=lambda net, x, y: net(x).mean() - net(y).mean(),
                                   steps=steps, batch_size=batch_size, lr=lr, betas=tuple(betas),
                                   eval_samples=eval_samples, seed=seed, device=dev, after_step=clip_after_step,
                                   names=("real", "fake"))
@@ -141,7 +124,7 @@ def initial_critic(data_dim: int, *, width: int = 512, depth: int = 3, seed: int
     clipped critic before its first step."""
     for name, value, minimum in (("data_dim", data_dim, 1), ("width", width, 1), ("depth", depth, 0),
                                  ("seed", seed, 0)):
-        _positive_int(name, value, minimum)
+        checks.integer(name, value, minimum)
     settings.seed_everything(seed)
     return nets.critic(data_dim, width=width, depth=depth)
 
@@ -221,7 +204,7 @@ def weight_values(critic: nn.Module, *, biases: bool = False) -> torch.Tensor:
 def fraction_at_bounds(weights: Union[torch.Tensor, nn.Module], c: float, *, rtol: float = 0.01) -> float:
     """The fraction of ``weights`` (a tensor of values, or a critic, whose ``weight_values`` are used)
     within ``rtol`` c of +c or -c: | |w| - c | <= rtol c."""
-    _positive("c", c)
+    checks.positive_number("c", c)
     if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and 0 <= rtol < 1):
         raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
     values = weight_values(weights) if isinstance(weights, nn.Module) else weights
@@ -250,8 +233,8 @@ def falloff(critic: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor
         raise ValueError(f"points must be a non-empty (n, 2) tensor, got {shape}")
     if not points.is_floating_point() or not torch.isfinite(points).all():
         raise ValueError("points must be finite floating-point numbers")
-    _positive("radius", radius)
-    _positive_int("directions", directions, 1)
+    checks.positive_number("radius", radius)
+    checks.integer("directions", directions, 1)
     angles = torch.arange(directions, dtype=torch.float64) * (2 * math.pi / directions)
     steps = radius * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).float()      # (k, 2)
     x = points.detach().float().cpu()
@@ -268,9 +251,9 @@ def falloff(critic: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor
 
 
 def _mlp_dims(width: int, data_dim: int, depth: int) -> list[int]:
-    _positive_int("width", width)
-    _positive_int("data_dim", data_dim)
-    _positive_int("depth", depth, 0)
+    checks.integer("width", width, 1)
+    checks.integer("data_dim", data_dim, 1)
+    checks.integer("depth", depth, 0)
     return [data_dim] + [width] * depth + [1]
 
 
@@ -283,7 +266,7 @@ def clip_lipschitz_bound(c: float, width: int, *, data_dim: int = 2, depth: int 
     For 2-D data and three hidden layers, K(c) = c^4 sqrt(2) w^3. ``spectral_bound`` gives the tighter
     prod_l ||W_l||_2 of one particular critic.
     """
-    _positive("c", c)
+    checks.positive_number("c", c)
     dims = _mlp_dims(width, data_dim, depth)
     return math.prod(c * math.sqrt(m * n) for m, n in zip(dims[:-1], dims[1:]))
 
@@ -296,7 +279,7 @@ def matched_clip(width: int, *, reference_width: int = 512, reference_clip: floa
 
     The defaults are the WGAN clip 0.01 on the 3 x 512 toy networks of the WGAN-GP authors' released code.
     """
-    _positive("reference_clip", reference_clip)
+    checks.positive_number("reference_clip", reference_clip)
     layers = depth + 1
     ratio = (clip_lipschitz_bound(1.0, reference_width, data_dim=data_dim, depth=depth)
              / clip_lipschitz_bound(1.0, width, data_dim=data_dim, depth=depth))

@@ -25,7 +25,7 @@ def _real_array(name: str, x: Array) -> np.ndarray:
     return a.astype(np.float64)
 
 
-def _points(name: str, x: Array) -> np.ndarray:
+def as_points(name: str, x: Array) -> np.ndarray:
     a = _real_array(name, x)
     if a.ndim == 1:
         a = a[:, None]
@@ -42,7 +42,7 @@ def wasserstein1(x: Array, y: Array) -> float:
     P_x and P_y are the empirical distributions putting equal mass on each point of ``x`` (n, d) and
     ``y`` (m, d). Solved as a linear program by POT's network simplex (``ot.emd2``).
     """
-    a, b = _points("x", x), _points("y", y)
+    a, b = as_points("x", x), as_points("y", y)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"x and y live in different dimensions: {a.shape[1]} and {b.shape[1]}")
     cost = ot.dist(a, b, metric="euclidean")
@@ -78,7 +78,7 @@ def mode_coverage(samples: Array, mixture: Union[str, Modes], *, n_std: float = 
         raise ValueError(f"n_std must be a positive finite number, got {n_std!r}")
     if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
         raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
-    x = _points("samples", samples)
+    x = as_points("samples", samples)
     centers = m.centers.double().numpy()
     if x.shape[1] != centers.shape[1]:
         raise ValueError(f"samples are {x.shape[1]}-D but the modes are {centers.shape[1]}-D")

@@ -31,19 +31,13 @@ import torch
 from torch import nn
 
 from .data import to_tensor
-from . import settings
+from . import checks, settings
 from .settings import resolve_device
 
 __all__ = ["ShapesClassifier", "train_classifier", "accuracy", "extract_features", "frechet_distance",
            "kernel_inception_distance"]
 
 Images = Union[torch.Tensor, np.ndarray]
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _as_batch(name: str, images: Images) -> torch.Tensor:
@@ -100,9 +94,9 @@ class ShapesClassifier(nn.Module):
 
     def __init__(self, n_classes: int, size: int = 64, width: int = 16, *, num_features: int = 64) -> None:
         super().__init__()
-        n_classes = _positive_int("n_classes", n_classes)
-        width = _positive_int("width", width)
-        num_features = _positive_int("num_features", num_features)
+        n_classes = checks.integer("n_classes", n_classes, 1)
+        width = checks.integer("width", width, 1)
+        num_features = checks.integer("num_features", num_features, 1)
         if not isinstance(size, (int, np.integer)) or isinstance(size, bool) or size < 8 or size & (size - 1):
             raise ValueError(f"size must be a power of two, at least 8, got {size!r}")
         size = int(size)
@@ -154,10 +148,10 @@ def train_classifier(images: Images, labels: Union[torch.Tensor, np.ndarray], *,
     top = int(y.max().item()) + 1
     if n_classes is None:
         n_classes = top
-    elif _positive_int("n_classes", n_classes) < top:
+    elif checks.integer("n_classes", n_classes, 1) < top:
         raise ValueError(f"label {top - 1} is out of range for n_classes={n_classes}")
-    epochs = _positive_int("epochs", epochs)
-    batch_size = _positive_int("batch_size", batch_size)
+    epochs = checks.integer("epochs", epochs, 1)
+    batch_size = checks.integer("batch_size", batch_size, 1)
     if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -198,7 +192,7 @@ def accuracy(model: nn.Module, images: Images, labels: Union[torch.Tensor, np.nd
     """The fraction of ``images`` whose arg-max logit under ``model`` is their label."""
     x = _as_batch("images", images)
     y = _as_labels(labels, len(x))
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = checks.integer("batch_size", batch_size, 1)
     dev, was_training = _device_of(model), model.training
     model.eval()
     try:
@@ -216,7 +210,7 @@ def extract_features(feature_net: nn.Module, images: Images, *, batch_size: int 
     Runs in eval mode (the net's mode is restored afterwards) on the net's device, ``batch_size`` at a time.
     """
     x = _as_batch("images", images)
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = checks.integer("batch_size", batch_size, 1)
     return _features(feature_net, x, batch_size)
 
 
@@ -284,7 +278,7 @@ def frechet_distance(real: Images, fake: Images, feature_net: nn.Module, *, batc
     """
     from torchmetrics.image.fid import FrechetInceptionDistance  # imported here: it costs ~1 s
 
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = checks.integer("batch_size", batch_size, 1)
     r, f, d = _pair(real, fake, feature_net, 2)
     metric = FrechetInceptionDistance(feature=_TorchmetricsFeatures(feature_net, d), normalize=True)
     _update(metric, r, f, batch_size)
@@ -308,11 +302,11 @@ def kernel_inception_distance(real: Images, fake: Images, feature_net: nn.Module
     """
     from torchmetrics.image.kid import KernelInceptionDistance  # imported here: it costs ~1 s
 
-    subsets = _positive_int("subsets", subsets)
-    batch_size = _positive_int("batch_size", batch_size)
+    subsets = checks.integer("subsets", subsets, 1)
+    batch_size = checks.integer("batch_size", batch_size, 1)
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if subset_size is not None and (_positive_int("subset_size", subset_size) < 2):
+    if subset_size is not None and (checks.integer("subset_size", subset_size, 1) < 2):
         raise ValueError(f"subset_size must be at least 2, got {subset_size!r}")
     r, f, d = _pair(real, fake, feature_net, 2)
     n = min(len(r), len(f))

@@ -159,7 +159,8 @@ def _train_state(r: TrainResult) -> dict:
 
 
 def _train_restore(s: dict) -> TrainResult:
-    cfg = TrainConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
+    tuples = {k: tuple(s["config"][k]) for k in ("betas", "targets") if s["config"].get(k) is not None}
+    cfg = TrainConfig(**{**s["config"], **tuples})
     G = nets.generator(s["data_dim"], cfg.noise_dim, width=cfg.width, depth=cfg.depth)
     D = nets.critic(s["data_dim"], width=cfg.width, depth=cfg.depth)
     G.load_state_dict(s["generator"])
@@ -177,8 +178,7 @@ def _images_state(r: images.ImageTrainResult) -> dict:
 
 def _images_restore(s: dict) -> images.ImageTrainResult:
     cfg = images.ImageTrainConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
-    G = convnets.Generator(cfg.noise_dim, cfg.size, cfg.width, cfg.kind)
-    D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
+    G, D = images.build_networks(cfg)
     G.load_state_dict(s["generator"])
     D.load_state_dict(s["critic"])
     dev = settings.device()

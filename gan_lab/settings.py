@@ -139,3 +139,27 @@ def seed_everything(seed: int) -> torch.Generator:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+# ---- named random streams ---------------------------------------------------------------------------------
+# A run seeded with s draws its training randomness (batches, z, eps) from ``rng(s)``. Whatever is drawn for
+# *looking at* the run comes from its own stream, so that evaluating more or less often never shifts what
+# training draws. One table says which stream is which; nothing else writes ``seed + 20_000``.
+STREAMS = {
+    "train": 0,              # real batches, noise z and interpolation weights eps, in the loop's order
+    "eval_real": 10_000,     # the fixed real evaluation set (W1 at each log; held-out points of an estimator)
+    "eval_noise": 20_000,    # z for the generated evaluation set at a log: stream eval_noise + step
+    "snapshot_noise": 30_000,  # the fixed z whose G(z) is kept at each log (samples over time)
+    "probe": 40_000,         # points at which a notebook probes a trained critic (chapter 5's norms)
+    "probe_noise": 50_000,   # z for the generated points of such a probe
+}
+
+
+def stream(seed: int, name: str, step: int = 0) -> torch.Generator:
+    """The CPU generator of stream ``name`` (a key of ``STREAMS``) of the run seeded ``seed``, at ``step``:
+    ``rng(seed + STREAMS[name] + step)``. ``step`` is for streams drawn afresh at each log (``eval_noise``)."""
+    if name not in STREAMS:
+        raise ValueError(f"unknown random stream {name!r}; known: {', '.join(STREAMS)}")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise ValueError(f"step must be a non-negative integer, got {step!r}")
+    return rng(seed + STREAMS[name] + step)

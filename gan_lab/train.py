@@ -7,16 +7,19 @@
             update D (then clip its weights for WGAN with clipping)
         z ~ N(0, I);  loss_g = objective's generator loss on D(G(z));  update G
 
-Objectives: ``"gan"`` (discriminator on logits, saturating or non-saturating generator loss),
-``"wgan-clip"`` (Arjovsky et al., 2017: RMSProp, weight clipping) and ``"wgan-gp"`` (Gulrajani et al.,
-2017: Adam, gradient penalty). Every ``log_every`` steps the history records the losses and, on 2-D data,
+Objectives (``gan_lab.objectives``, chosen by name): ``"gan"`` (discriminator on logits, saturating or
+non-saturating generator loss, optional one-sided label smoothing), ``"wgan-clip"`` (Arjovsky et al., 2017:
+RMSProp, weight clipping), ``"wgan-gp"`` (Gulrajani et al., 2017: Adam, gradient penalty), ``"lsgan"``
+(Mao et al., 2017) and ``"hinge"`` (Lim & Ye, 2017; with ``spectral_norm=True`` the SN-GAN of Miyato et al.,
+2018). Tricks that any objective can use: ``instance_noise`` (Gaussian noise of std sigma on every input
+of the critic, annealed linearly to 0 over the run) and ``pack`` (PacGAN, Lin et al. 2018: the critic
+scores ``pack`` samples at once, concatenated). Every ``log_every`` steps the history records the losses and, on 2-D data,
 the exact W1 between generated and real samples, and mode coverage on Gaussian mixtures.
 """
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence, Union
 
 import torch
@@ -24,13 +27,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import data as _data
-from . import losses, metrics, nets, settings
+from . import checks, loop, losses, metrics, nets, objectives, settings
+from .loop import OPTIMIZERS, StopTraining, TrainingDiverged
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "StopTraining", "train", "train_seeds", "OBJECTIVES",
            "OPTIMIZERS"]
 
-OBJECTIVES = ("gan", "wgan-clip", "wgan-gp")
-OPTIMIZERS = ("adam", "rmsprop")
+OBJECTIVES = objectives.NAMES
 
 # Per-objective defaults for the fields left as None. GAN and WGAN-clip: the toy settings of the WGAN-GP
 # authors' released toy script (3 x 512 nets; the optimisers and rates their papers give). WGAN-GP: faster toy
@@ -41,10 +44,16 @@ _DEFAULTS = {
     "gan": dict(width=512, n_critic=1, optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.9)),
     "wgan-clip": dict(width=512, n_critic=5, optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, betas=(0.5, 0.9)),
     "wgan-gp": dict(width=128, n_critic=3, optimizer="adam", lr_g=1e-3, lr_d=1e-3, betas=(0.5, 0.9)),
+    # LSGAN and hinge: the GAN's toy settings, so that the objectives compare at equal budgets.
+    "lsgan": dict(width=512, n_critic=1, optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.9)),
+    "hinge": dict(width=512, n_critic=1, optimizer="adam", lr_g=1e-4, lr_d=1e-4, betas=(0.5, 0.9)),
 }
+# The objective-specific settings' defaults, filled in only for the objective they apply to
+# (objectives.OPTIONS); set for another objective they are an error.
+_OPTION_DEFAULTS = dict(generator_loss="non_saturating", label_smoothing=0.0, clip=0.01, penalty_weight=0.1,
+                        one_sided=False, targets=(0.0, 1.0, 1.0))
 
-Data = Union[str, torch.Tensor, Callable[[int, torch.Generator], torch.Tensor]]
-_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+Data = _data.Data
 
 
 @dataclass(frozen=True)
@@ -60,10 +69,17 @@ class TrainConfig:
     lr_g: Optional[float] = None
     lr_d: Optional[float] = None
     betas: Optional[tuple] = None          # Adam's (beta1, beta2)
-    generator_loss: str = "non_saturating"  # "gan" only: or "saturating"
-    penalty_weight: float = 0.1            # lambda of WGAN-GP: 0.1 as in the WGAN-GP authors' toy script (their paper: 10)
-    one_sided: bool = False                # WGAN-GP: penalise only gradient norms above 1
-    clip: float = 0.01                     # WGAN-clip: c
+    # objective-specific (None: the objective's default; set for an objective it does not apply to: an error)
+    generator_loss: Optional[str] = None   # "gan": "non_saturating" (default) or "saturating"
+    label_smoothing: Optional[float] = None  # "gan": one-sided, real label 1 - alpha (default 0)
+    penalty_weight: Optional[float] = None  # "wgan-gp": lambda, 0.1 as in the WGAN-GP authors' toy script (paper: 10)
+    one_sided: Optional[bool] = None       # "wgan-gp": penalise only gradient norms above 1 (default False)
+    clip: Optional[float] = None           # "wgan-clip": c (default 0.01)
+    targets: Optional[tuple] = None        # "lsgan": labels (a, b, c) = fake, real, generator's (default (0, 1, 1))
+    # for every objective
+    spectral_norm: bool = False            # spectrally normalised critic layers (W / sigma(W), nets.critic)
+    instance_noise: float = 0.0            # sigma of N(0, sigma^2) noise on critic inputs, annealed to 0
+    pack: int = 1                          # PacGAN: the critic scores this many samples at once
     noise_dim: int = 2
     width: Optional[int] = None          # hidden units per layer (512; 128 for WGAN-GP)
     depth: int = 3
@@ -77,52 +93,57 @@ class TrainConfig:
 
     def resolved(self) -> "TrainConfig":
         """This config with the objective's defaults filled in and every field checked."""
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"unknown objective {self.objective!r}; use one of {OBJECTIVES}")
+        checks.choice("objective", self.objective, OBJECTIVES)
+        applies = objectives.OPTIONS[self.objective]
+        for name in _OPTION_DEFAULTS:
+            if name not in applies and getattr(self, name) is not None:
+                users = [o for o, names in objectives.OPTIONS.items() if name in names]
+                raise ValueError(f"{name}={getattr(self, name)!r} does not apply to objective {self.objective!r} "
+                                 f"(only to {', '.join(map(repr, users))}); leave it unset")
         filled = {k: v for k, v in _DEFAULTS[self.objective].items() if getattr(self, k) is None}
+        filled.update({k: _OPTION_DEFAULTS[k] for k in applies if getattr(self, k) is None})
         cfg = replace(self, **filled)
         if cfg.generator_optimizer is None:
             cfg = replace(cfg, generator_optimizer=cfg.optimizer)
         cfg._check()
         # plain floats from here on: (0, 0.9) written plainly, or an np.float64 rate, reach torch as floats
-        return replace(cfg, betas=(float(cfg.betas[0]), float(cfg.betas[1])), lr_g=float(cfg.lr_g),
-                       lr_d=float(cfg.lr_d), clip=float(cfg.clip), penalty_weight=float(cfg.penalty_weight))
+        plain = {k: float(getattr(cfg, k)) for k in ("clip", "penalty_weight", "label_smoothing")
+                 if getattr(cfg, k) is not None}
+        if cfg.targets is not None:
+            plain["targets"] = tuple(float(t) for t in cfg.targets)
+        return replace(cfg, betas=checks.betas(cfg.betas), lr_g=float(cfg.lr_g), lr_d=float(cfg.lr_d),
+                       instance_noise=float(cfg.instance_noise), **plain)
+
+    def objective_losses(self) -> objectives.Objective:
+        """The resolved config's objective: its critic and generator losses (``gan_lab.objectives``)."""
+        kwargs = {k: getattr(self, k) for k in ("generator_loss", "label_smoothing", "targets")
+                  if getattr(self, k) is not None}
+        return objectives.objective(self.objective, **kwargs)
 
     def _check(self) -> None:
-        def positive_int(name: str, minimum: int = 1) -> None:
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-
-        for name in ("steps", "batch_size", "noise_dim", "width", "log_every"):
-            positive_int(name)
-        positive_int("n_critic")
-        positive_int("n_critic_early", 0)
-        positive_int("depth", 0)
-        positive_int("eval_samples", 0)
-        positive_int("snapshots", 0)
-        positive_int("seed", 0)
-        if self.seed > settings.SEED_LIMIT:
-            raise ValueError(f"seed must be below 2**63 (torch's generators take no larger), got {self.seed!r}")
-        for name in ("lr_g", "lr_d", "clip"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise ValueError(f"{name} must be a positive finite number, got {v!r}")
-        if isinstance(self.penalty_weight, bool) or not isinstance(self.penalty_weight, (int, float)) \
-                or not math.isfinite(self.penalty_weight) or self.penalty_weight < 0:
-            raise ValueError(f"penalty_weight must be a finite number >= 0, got {self.penalty_weight!r}")
+        for name in ("steps", "batch_size", "noise_dim", "width", "log_every", "n_critic", "pack"):
+            checks.integer(name, getattr(self, name), 1)
+        for name in ("n_critic_early", "depth", "eval_samples", "snapshots"):
+            checks.integer(name, getattr(self, name), 0)
+        checks.seed("seed", self.seed)
+        for name in ("lr_g", "lr_d"):
+            checks.positive_number(name, getattr(self, name))
+        if self.clip is not None:
+            checks.positive_number("clip", self.clip)
+        if self.penalty_weight is not None:
+            checks.number_at_least("penalty_weight", self.penalty_weight, 0.0)
+        checks.number_at_least("instance_noise", self.instance_noise, 0.0)
         for name in ("optimizer", "generator_optimizer"):
-            if getattr(self, name) not in OPTIMIZERS:
-                raise ValueError(f"unknown {name} {getattr(self, name)!r}; use one of {OPTIMIZERS}")
-        if self.generator_loss not in losses.GENERATOR_LOSSES:
-            raise ValueError(f"unknown generator_loss {self.generator_loss!r}; use one of {losses.GENERATOR_LOSSES}")
-        for name in ("log_start", "one_sided", "progress"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
-        b = self.betas
-        if not (isinstance(b, (tuple, list)) and len(b) == 2
-                and all(isinstance(x, (int, float)) and not isinstance(x, bool) and 0 <= x < 1 for x in b)):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {b!r}")
+            checks.choice(name, getattr(self, name), OPTIMIZERS)
+        for name in ("log_start", "progress", "spectral_norm"):
+            checks.boolean(name, getattr(self, name))
+        if self.one_sided is not None:
+            checks.boolean("one_sided", self.one_sided)
+        checks.betas(self.betas)
+        if self.batch_size % self.pack:
+            raise ValueError(f"batch_size={self.batch_size} must be a multiple of pack={self.pack} "
+                             "(the critic scores the batch in packs)")
+        self.objective_losses()   # checks generator_loss, label_smoothing, targets
 
 
 @dataclass
@@ -149,81 +170,10 @@ class TrainResult:
         return self.generator(z).cpu()
 
 
-class TrainingDiverged(FloatingPointError):
-    """A loss became NaN or Inf. ``result`` holds the run up to that point (nets and history)."""
-
-    def __init__(self, message: str, result: TrainResult) -> None:
-        super().__init__(message)
-        self.result = result
-
-
-class StopTraining(Exception):
-    """Raise this from ``on_log`` to end training after the current log (e.g. once a quality bar is met).
-    ``train`` then returns the result as it stands; the history keeps this last log."""
-
-
-def _real_sampler(data: Data, arg: str = "data") -> tuple[Callable[[int, torch.Generator], torch.Tensor],
-                                                          Optional[str], int]:
-    """A function (n, generator) -> (n, d) real points, the data set's name if it has one, and d.
-    ``arg`` is the argument's name in the caller, for the error messages."""
-    if isinstance(data, str):
-        if data not in _data.NAMES:
-            raise ValueError(f"unknown data set {arg}={data!r}; known: {', '.join(_data.NAMES)}")
-        dim = _data.sample(data, 1, seed=0).shape[1]
-        return (lambda n, g: _data.sample(data, n, generator=g)), data, dim
-    if isinstance(data, torch.Tensor):
-        if data.is_complex() or not (data.is_floating_point() or data.dtype in _INTEGER_DTYPES):
-            raise ValueError(f"{arg} tensor must hold real numbers, got dtype {data.dtype}")
-        if data.dim() != 2 or data.shape[0] == 0:
-            raise ValueError(f"{arg} tensor must have shape (n, d) with n > 0, got {tuple(data.shape)}")
-        if not torch.isfinite(data).all():
-            bad = (~torch.isfinite(data)).nonzero()[0].tolist()
-            raise ValueError(f"{arg} contains NaN or Inf (first at index {bad}: {data[bad[0], bad[1]].item()})")
-        points = data.detach().to(torch.float32).cpu()
-        return (lambda n, g: points[torch.randint(len(points), (n,), generator=g)]), None, points.shape[1]
-    if callable(data):
-        probe = data(2, torch.Generator().manual_seed(0))
-        if not isinstance(probe, torch.Tensor) or probe.dim() != 2 or probe.shape[0] != 2:
-            shape = tuple(probe.shape) if isinstance(probe, torch.Tensor) else type(probe).__name__
-            raise ValueError(f"a {arg} callable must return an (n, d) tensor for (n, generator); for n = 2 it "
-                             f"returned {shape}")
-        if probe.is_complex() or not probe.is_floating_point():
-            raise ValueError(f"the {arg} callable must return real floating-point points, got dtype {probe.dtype}")
-        if not torch.isfinite(probe).all():
-            raise ValueError(f"the {arg} callable returned NaN or Inf: {probe.tolist()}")
-        dim = probe.shape[1]
-
-        def checked(n: int, g: torch.Generator) -> torch.Tensor:   # a shape compare per batch: free
-            x = data(n, g)
-            if not isinstance(x, torch.Tensor) or tuple(x.shape) != (n, dim):
-                shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-                raise ValueError(f"the {arg} callable returned {shape} for n = {n}; it must return ({n}, {dim})")
-            return x
-
-        return checked, None, dim
-    raise ValueError(f"{arg} must be a data-set name, an (n, d) tensor or a callable, got {type(data).__name__}")
-
-
-def _optimizer(cfg: TrainConfig, params, lr: float, kind: str) -> torch.optim.Optimizer:
-    if kind == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
-    try:  # the fused kernel does the whole Adam update in one pass over the parameters
-        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas), fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.Adam(params, lr=lr, betas=tuple(cfg.betas))
-
-
 def _config(config: Optional[TrainConfig], overrides: dict, on_log) -> TrainConfig:
-    base = config if config is not None else TrainConfig()
-    if not isinstance(base, TrainConfig):
-        raise ValueError(f"config must be a TrainConfig, got {type(base).__name__}: {base!r:.80}")
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-    if on_log is not None and not callable(on_log):
-        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
-    return replace(base, **overrides).resolved()
+    cfg = loop.configure(config, TrainConfig, overrides)
+    loop.check_on_log(on_log)
+    return cfg.resolved()
 
 
 def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Optional[nn.Module] = None,
@@ -244,17 +194,18 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     for arg, net in (("generator", generator), ("critic", critic)):
         if net is not None and not isinstance(net, nn.Module):
             raise ValueError(f"{arg} must be a torch.nn.Module or None, got {type(net).__name__}")
-    sample_real, name, dim = _real_sampler(data)
+    real = _data.sampler(data)
+    dim = real.dim
     dev = settings.resolve_device(device)
     settings.seed_everything(cfg.seed)
     G = generator if generator is not None else nets.generator(dim, cfg.noise_dim, width=cfg.width, depth=cfg.depth)
-    D = critic if critic is not None else nets.critic(dim, width=cfg.width, depth=cfg.depth)
+    D = critic if critic is not None else _critic(dim, cfg)
     G, D = G.to(dev), D.to(dev)
     if generator is not None:
         nets.check_fits("generator", G, cfg.noise_dim, [(2, dim)], dev)
     if critic is not None:
-        nets.check_fits("critic", D, dim, [(2,), (2, 1)], dev)
-    (result,) = _train_stack(sample_real, name, dim, [cfg], G, D, dev, on_log)
+        nets.check_fits("critic", D, dim * cfg.pack, [(2,), (2, 1)], dev)
+    (result,) = _train_stack(real, [cfg], G, D, dev, on_log)
     if result.diverged is not None:
         raise TrainingDiverged(result.diverged, result)
     return result
@@ -282,38 +233,47 @@ def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequ
         raise ValueError(f"seeds must be a non-empty list of non-negative integers below 2**63, got {seeds!r}")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {seeds!r}")
-    sample_real, name, dim = _real_sampler(data)
+    real = _data.sampler(data)
     dev = settings.resolve_device(device)
     cfgs = [replace(cfg, seed=s) for s in seeds]
     gens, crits = [], []
     for c in cfgs:  # the same construction order as train(), so seed k starts from the same networks
         settings.seed_everything(c.seed)
-        gens.append(nets.generator(dim, c.noise_dim, width=c.width, depth=c.depth))
-        crits.append(nets.critic(dim, width=c.width, depth=c.depth))
+        gens.append(nets.generator(real.dim, c.noise_dim, width=c.width, depth=c.depth))
+        crits.append(_critic(real.dim, c))
     G, D = nets.StackedMLP(gens).to(dev), nets.StackedMLP(crits).to(dev)
-    return _train_stack(sample_real, name, dim, cfgs, G, D, dev, on_log)
+    return _train_stack(real, cfgs, G, D, dev, on_log)
 
 
-def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainConfig], G: nn.Module,
-                 D: nn.Module, dev: torch.device, on_log) -> list[TrainResult]:
+def _critic(dim: int, cfg: TrainConfig) -> nets.MLP:
+    """The default critic: ``nets.critic`` on ``pack`` concatenated d-D points, spectrally normalised if asked."""
+    if cfg.spectral_norm:
+        return nets.critic(dim * cfg.pack, width=cfg.width, depth=cfg.depth, spectral_norm=True)
+    return nets.critic(dim * cfg.pack, width=cfg.width, depth=cfg.depth)
+
+
+def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Module, D: nn.Module,
+                 dev: torch.device, on_log) -> list[TrainResult]:
     """The loop for K = len(cfgs) seeds. With K > 1, G and D are ``StackedMLP``s mapping (K, n, .) to
     (K, n, .); with K = 1 they may be any modules mapping (n, .) to (n, .)."""
     cfg, K = cfgs[0], len(cfgs)
+    name, dim = sample_real.name, sample_real.dim
     stacked = isinstance(G, nets.StackedMLP)
     g_fn = G if stacked else (lambda x: G(x[0]).unsqueeze(0))   # (K, n, .) -> (K, n, .)
     d_fn = D if stacked else (lambda x: D(x[0]).unsqueeze(0))
-    opt_g = _optimizer(cfg, G.parameters(), cfg.lr_g, cfg.generator_optimizer)
-    opt_d = _optimizer(cfg, D.parameters(), cfg.lr_d, cfg.optimizer)
-    rngs = [settings.rng(c.seed) for c in cfgs]
+    opt_g = loop.optimizer(cfg.generator_optimizer, G.parameters(), cfg.lr_g, cfg.betas)
+    opt_d = loop.optimizer(cfg.optimizer, D.parameters(), cfg.lr_d, cfg.betas)
+    game = cfg.objective_losses()
+    rngs = [settings.stream(c.seed, "train") for c in cfgs]
 
-    def noise(n: int, offset: int) -> torch.Tensor:
-        """(K, n, noise_dim): each seed's z from its own evaluation stream (seed + offset)."""
-        return torch.stack([torch.randn(n, c.noise_dim, generator=settings.rng(c.seed + offset))
+    def noise(n: int, stream: str, step: int = 0) -> torch.Tensor:
+        """(K, n, noise_dim): each seed's z from its own stream (settings.STREAMS) at ``step``."""
+        return torch.stack([torch.randn(n, c.noise_dim, generator=settings.stream(c.seed, stream, step))
                             for c in cfgs]).to(dev)
 
     # A fixed real evaluation set per seed, from its own stream so that evaluation does not shift training's.
     evaluate_w1 = cfg.eval_samples > 0 and dim == 2
-    eval_real = [sample_real(cfg.eval_samples, settings.rng(c.seed + 10_000)) if evaluate_w1
+    eval_real = [sample_real(cfg.eval_samples, settings.stream(c.seed, "eval_real")) if evaluate_w1
                  else None for c in cfgs]
     track_modes = name in ("8gaussians", "25gaussians") and cfg.eval_samples > 0
     results = []
@@ -324,7 +284,7 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
         if track_modes:
             history["modes"], history["hq_fraction"] = [], []
         results.append(TrainResult(G if not stacked else None, D if not stacked else None, c, history))
-    z_fixed = noise(cfg.snapshots, 30_000)
+    z_fixed = noise(cfg.snapshots, "snapshot_noise")
     alive = [True] * K
 
     def unstack() -> None:
@@ -332,19 +292,29 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
             for r, g_k, d_k in zip(results, G.unstack(), D.unstack()):
                 r.generator, r.critic = g_k, d_k
 
+    noisy = cfg.instance_noise > 0
+
     def draw(n: int, with_eps: bool) -> tuple:
-        """Each seed's real batch, noise (and interpolation weights), in the order train() draws them."""
-        reals, zs, epss = [], [], []
+        """Each seed's real batch, noise z (and interpolation weights, and instance noise for the real and
+        the fake batch), in the order train() draws them."""
+        reals, zs, epss, jitters = [], [], [], []
         for c, rng in zip(cfgs, rngs):
             reals.append(sample_real(n, rng))
             zs.append(torch.randn(n, c.noise_dim, generator=rng))
             if with_eps:
                 epss.append(torch.rand(n, 1, generator=rng))
+            if noisy:
+                jitters.append(torch.randn(2 * n, dim, generator=rng))
         stack = lambda ts: torch.stack(ts).to(dev, non_blocking=True) if ts else None  # noqa: E731
-        return stack(reals), stack(zs), stack(epss)
+        return stack(reals), stack(zs), stack(epss), stack(jitters)
 
-    B, wgan = cfg.batch_size, cfg.objective != "gan"
-    use_penalty = cfg.objective == "wgan-gp" and cfg.penalty_weight > 0
+    B, P = cfg.batch_size, cfg.pack
+    wgan = cfg.objective in objectives.WASSERSTEIN
+    use_penalty = game.lipschitz == "penalty" and cfg.penalty_weight > 0
+
+    def packed(x: torch.Tensor) -> torch.Tensor:
+        """(K, n, d) -> (K, n / pack, pack d): each row of the critic's input is ``pack`` samples side by side."""
+        return x if P == 1 else x.reshape(x.shape[0], x.shape[1] // P, P * dim)
     start = time.perf_counter()
 
     def log(step: int, loss_d, loss_g, estimate, penalty) -> None:
@@ -352,9 +322,7 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
         gen = None
         if evaluate_w1 or track_modes:
             with torch.no_grad():
-                gen = g_fn(torch.stack([torch.randn(cfg.eval_samples, c.noise_dim,
-                                                    generator=settings.rng(c.seed + 20_000 + step))
-                                        for c in cfgs]).to(dev)).cpu()
+                gen = g_fn(noise(cfg.eval_samples, "eval_noise", step)).cpu()
         snaps = None
         if cfg.snapshots:
             with torch.no_grad():
@@ -385,11 +353,10 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
             if snaps is not None:
                 r.snapshots.append((step, snaps[k]))
             if on_log is not None:
-                try:
-                    extra = on_log(r)
-                except StopTraining:
-                    extra, alive[k], r.stopped = {}, False, True
-                for key, value in (extra or {}).items():
+                extra, stop = loop.log_extras(on_log, r, step)
+                if stop:
+                    alive[k], r.stopped = False, True
+                for key, value in extra.items():
                     h.setdefault(key, []).append(value)
             h["seconds"].append(time.perf_counter() - start)
 
@@ -401,37 +368,46 @@ def _train_stack(sample_real, name: Optional[str], dim: int, cfgs: list[TrainCon
     for step in bar:
         # ---- critic / discriminator: n_critic steps -------------------------------------------------
         early = cfg.n_critic_early > 0 and (step <= 25 or step % 500 == 0)
+        sigma = cfg.instance_noise * (1 - (step - 1) / cfg.steps)   # annealed linearly towards 0
         for _ in range(cfg.n_critic_early if early else cfg.n_critic):
-            real, z, eps = draw(B, use_penalty)
+            real, z, eps, jitter = draw(B, use_penalty)
             with torch.no_grad():
                 fake = g_fn(z)
+            if noisy:                                             # instance noise on both inputs
+                real, fake = real + sigma * jitter[:, :B], fake + sigma * jitter[:, B:]
+            real, fake = packed(real), packed(fake)
+            n = B // P                                            # critic inputs per half
             scores = d_fn(torch.cat([real, fake], dim=1))        # one pass over both halves
-            real_s, fake_s = scores[:, :B], scores[:, B:]
+            real_s, fake_s = scores[:, :n], scores[:, n:]
             estimate = (real_s.detach().mean(dim=(1, 2)) - fake_s.detach().mean(dim=(1, 2)))  # E f(x) - E f(G(z))
-            if wgan:
-                loss_d = torch.stack([losses.critic_loss(r, f) for r, f in zip(real_s, fake_s)])
-                penalty = None
-                if use_penalty:   # per-sample terms over all K*B interpolates, then each seed's mean
-                    flat_d = lambda x: d_fn(x.view(K, B, dim)).view(K * B, -1)  # noqa: E731
-                    penalty = losses.gradient_penalty(flat_d, real.view(K * B, dim), fake.view(K * B, dim),
-                                                      one_sided=cfg.one_sided, eps=eps.view(K * B, 1),
-                                                      reduction="none").view(K, B).mean(dim=1)
-                total_d = loss_d + cfg.penalty_weight * penalty if penalty is not None else loss_d
-            else:
-                loss_d = total_d = torch.stack([losses.discriminator_loss(r, f) for r, f in zip(real_s, fake_s)])
-                penalty = None
+            loss_d = torch.stack([game.critic_loss(r, f) for r, f in zip(real_s, fake_s)])
+            penalty = None
+            if use_penalty:   # per-sample terms over all K*n interpolates, then each seed's mean
+                width_in = P * dim
+                flat_d = lambda x: d_fn(x.view(K, n, width_in)).view(K * n, -1)  # noqa: E731
+                penalty = losses.gradient_penalty(flat_d, real.reshape(K * n, width_in),
+                                                  fake.reshape(K * n, width_in), one_sided=cfg.one_sided,
+                                                  eps=eps[:, :n].reshape(K * n, 1),
+                                                  reduction="none").view(K, n).mean(dim=1)
+            total_d = loss_d + cfg.penalty_weight * penalty if penalty is not None else loss_d
             opt_d.zero_grad(set_to_none=True)
             total_d.sum().backward()      # the sum over seeds leaves each seed's gradient as it is
             opt_d.step()
-            if cfg.objective == "wgan-clip":
+            if game.lipschitz == "clip":
                 losses.clip_weights(D, cfg.clip)
 
         # ---- generator: one step against a frozen critic ----------------------------------------------
         D.requires_grad_(False)
-        z = torch.stack([torch.randn(B, c.noise_dim, generator=rng) for c, rng in zip(cfgs, rngs)]).to(dev)
-        gen_s = d_fn(g_fn(z))
-        loss_g = torch.stack([losses.wasserstein_generator_loss(s) if wgan
-                              else losses.generator_loss(s, cfg.generator_loss) for s in gen_s])
+        zs, jitters = [], []
+        for c, rng in zip(cfgs, rngs):
+            zs.append(torch.randn(B, c.noise_dim, generator=rng))
+            if noisy:
+                jitters.append(torch.randn(B, dim, generator=rng))
+        fake = g_fn(torch.stack(zs).to(dev))
+        if noisy:
+            fake = fake + sigma * torch.stack(jitters).to(dev)
+        gen_s = d_fn(packed(fake))
+        loss_g = torch.stack([game.generator_loss(s) for s in gen_s])
         opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         opt_g.step()

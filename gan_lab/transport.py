@@ -20,7 +20,7 @@ import numpy as np
 import ot
 import torch
 
-from .metrics import _points
+from .metrics import as_points
 
 __all__ = ["Transport", "transport_plan", "draw_plan"]
 
@@ -61,7 +61,7 @@ def transport_plan(x: Array, y: Array, a: Optional[Array] = None, b: Optional[Ar
     distance ||x_i - y_j||_2. Exact: POT's network simplex solves the linear program (it handles a few
     thousand points in seconds; ``metrics.wasserstein1`` is the same number without keeping the plan).
     """
-    xs, ys = _points("x", x), _points("y", y)
+    xs, ys = as_points("x", x), as_points("y", y)
     if xs.shape[1] != ys.shape[1]:
         raise ValueError(f"x and y live in different dimensions: {xs.shape[1]} and {ys.shape[1]}")
     wa, wb = _masses("a", a, len(xs)), _masses("b", b, len(ys))
@@ -74,7 +74,7 @@ def draw_plan(ax: plt.Axes, x: Array, y: Array, plan: np.ndarray, *, x_label: st
               y_label: str = "Q", s: float = 18.0, linewidth: float = 1.0) -> plt.Axes:
     """Draw 2-D points ``x`` (blue) and ``y`` (orange) and a segment from x_i to y_j for each plan_ij > 0,
     its opacity growing with the mass it carries (all equal for a matching)."""
-    xs, ys = _points("x", x), _points("y", y)
+    xs, ys = as_points("x", x), as_points("y", y)
     if xs.shape[1] != 2 or ys.shape[1] != 2:
         raise ValueError(f"draw_plan draws 2-D points, got dimensions {xs.shape[1]} and {ys.shape[1]}")
     plan = np.asarray(plan, dtype=np.float64)

@@ -160,8 +160,12 @@ TRAIN_CONFIG_ARGS = {
     "objective": NAME[:2] + ["WGAN-GP"], "steps": POSITIVE_INT, "batch_size": POSITIVE_INT,
     "n_critic": [v for v in POSITIVE_INT if v is not None],          # None: the objective's default
     "optimizer": NAME[:2] + ["sgd"], "generator_optimizer": NAME[:2],
-    "lr_g": POSITIVE_NUMBER, "lr_d": POSITIVE_NUMBER, "betas": BETAS, "generator_loss": NAME,
-    "penalty_weight": NON_NEGATIVE_NUMBER + [None], "one_sided": FLAG, "clip": POSITIVE_NUMBER + [None],
+    "lr_g": POSITIVE_NUMBER, "lr_d": POSITIVE_NUMBER, "betas": BETAS,
+    # objective-specific (None: the objective's default); the good call is WGAN-GP, so a GAN's, WGAN-clip's or
+    # LSGAN's option is refused whatever its value
+    "generator_loss": NAME[:2] + ["saturating"], "label_smoothing": [0.1, 0.0], "clip": POSITIVE_NUMBER + [0.01],
+    "targets": [(0.0, 1.0, 1.0)], "penalty_weight": NON_NEGATIVE_NUMBER, "one_sided": FLAG[:3],
+    "spectral_norm": FLAG, "instance_noise": NON_NEGATIVE_NUMBER + [None], "pack": POSITIVE_INT + [3],
     "noise_dim": POSITIVE_INT, "width": [v for v in POSITIVE_INT if v is not None],
     "depth": NON_NEGATIVE_INT, "log_every": POSITIVE_INT, "eval_samples": NON_NEGATIVE_INT,
     "snapshots": NON_NEGATIVE_INT, "seed": SEED, "progress": FLAG, "n_critic_early": NON_NEGATIVE_INT,
@@ -179,6 +183,8 @@ IMAGE_CONFIG_ARGS = {
     "size": [16.0, 17, True, "16", None], "width": POSITIVE_INT, "kind": NAME, "critic_norm": NAME + ["batch"],
     "noise_dim": POSITIVE_INT, "steps": POSITIVE_INT, "batch_size": POSITIVE_INT + [1], "n_critic": POSITIVE_INT,
     "penalty_weight": NON_NEGATIVE_NUMBER, "lr": POSITIVE_NUMBER, "betas": BETAS, "seed": SEED,
+    "objective": NAME[:2] + ["WGAN-GP"], "one_sided": FLAG[:3], "clip": [0.01], "generator_loss": ["saturating"],
+    "label_smoothing": [0.1], "targets": [(0.0, 1.0, 1.0)],
     "log_every": POSITIVE_INT, "snapshots": NON_NEGATIVE_INT, "sample_every": POSITIVE_INT,
     "checkpoint_every": NON_NEGATIVE_INT, "amp": [1, 0, 1.0, "yes", None, "float64"], "progress": FLAG,
     "device": DEVICE,

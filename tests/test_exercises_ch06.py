@@ -223,7 +223,7 @@ CHECKS = {
 def test_the_reference_diamond_follows_the_rule_of_data_shapes(size):
     """Same centre and half-extent as data.shapes' square, inside it, and as wide on an odd size's middle row."""
     mask = ch06._diamond(size)
-    square = data._shape_mask("square", size)
+    square = data.shape_mask("square", size)
     assert np.array_equal(mask, diamond(size))
     assert not (mask & ~square).any()
     assert np.array_equal(mask, mask[::-1]) and np.array_equal(mask, mask[:, ::-1]) and np.array_equal(mask, mask.T)
@@ -237,7 +237,7 @@ def test_the_strict_inequality_matters_on_some_checked_size():
 
 def test_the_colour_reference_matches_noise_free_data_shapes():
     for cls in data.SHAPES_TEST:
-        mask = data._shape_mask(cls.shape, 16)
+        mask = data.shape_mask(cls.shape, 16)
         drawn = data.shapes(1, cls.shape, cls.base_color, cls.offset_sign, 0.0, size=16)[0] / 255
         assert np.abs(colour(mask, cls.base_color, cls.offset_sign) - drawn).max() <= 0.5 / 255 + 1e-12
 

@@ -87,11 +87,11 @@ def test_classifier_shapes_and_feature_layer():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(n_classes=0), "n_classes must be a positive integer"),
+    (dict(n_classes=0), "n_classes must be an integer >= 1"),
     (dict(n_classes=3, size=48), "size must be a power of two"),
     (dict(n_classes=3, size=4), "size must be a power of two"),
-    (dict(n_classes=3, width=0), "width must be a positive integer"),
-    (dict(n_classes=3, num_features=2.5), "num_features must be a positive integer"),
+    (dict(n_classes=3, width=0), "width must be an integer >= 1"),
+    (dict(n_classes=3, num_features=2.5), "num_features must be an integer >= 1"),
 ])
 def test_classifier_rejects_bad_shapes(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -126,7 +126,7 @@ def test_same_seed_gives_the_same_weights_and_leaves_the_global_rng_alone():
     (np.zeros((4, 32, 32, 3), np.uint8), -np.ones(4, int), {}, "non-negative"),
     (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(size=64), "size=64 but the images are 32x32"),
     (np.zeros((4, 32, 32, 3), np.uint8), np.arange(4), dict(n_classes=3), "label 3 is out of range"),
-    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(epochs=0), "epochs must be a positive"),
+    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(epochs=0), "epochs must be an integer >= 1"),
     (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(lr=-1.0), "lr must be a positive"),
     (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(seed=-1), "seed must be a non-negative"),
     (np.zeros((4, 3, 32, 32), np.uint8), np.zeros(4, int), {}, r"\(N, H, W, 3\)"),
@@ -221,7 +221,7 @@ def test_kid_is_reproducible_from_its_seed_and_leaves_the_global_rng_alone(net, 
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(subsets=0), "subsets must be a positive integer"),
+    (dict(subsets=0), "subsets must be an integer >= 1"),
     (dict(subset_size=1), "subset_size must be at least 2"),
     (dict(subset_size=11), r"subset_size=11 exceeds the smaller sample \(10 real, 12 fake\)"),
     (dict(seed=-3), "seed must be a non-negative integer"),

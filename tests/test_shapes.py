@@ -372,7 +372,7 @@ def test_bad_seed_raises(seed, message):
 
 def test_validation_happens_before_any_work(monkeypatch):
     calls = []
-    monkeypatch.setattr(data, "_shape_mask", lambda *a: calls.append(a))
+    monkeypatch.setattr(data, "shape_mask", lambda *a: calls.append(a))
     with pytest.raises(ValueError):
         data.shapes(2, "circle", 0.5, -1, 0.0, size=16, seed=-3)
     assert calls == []

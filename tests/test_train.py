@@ -82,7 +82,14 @@ BAD = [
     (dict(generator_optimizer="sgd"), "generator_optimizer 'sgd'"),
     (dict(generator_loss="x"), "'x'"),
     (dict(penalty_weight=-1.0), "penalty_weight.*got -1.0"),
-    (dict(clip=0.0), "clip.*got 0.0"),
+    (dict(objective="wgan-clip", clip=0.0), "clip.*got 0.0"),
+    (dict(clip=0.01), "clip=0.01 does not apply to objective 'wgan-gp'"),
+    (dict(objective="gan", penalty_weight=10.0), "penalty_weight=10.0 does not apply to objective 'gan'"),
+    (dict(objective="hinge", generator_loss="saturating"), "generator_loss='saturating' does not apply"),
+    (dict(objective="gan", label_smoothing=1.0), r"label_smoothing must be a finite number in \[0.0, 1.0\)"),
+    (dict(objective="lsgan", targets=(1.0, 1.0, 0.0)), "a and the real label b must differ"),
+    (dict(objective="lsgan", targets=(0.0, 1.0)), r"targets must be three numbers.*\(0.0, 1.0\)"),
+    (dict(pack=3), "batch_size=64 must be a multiple of pack=3"),
     (dict(betas=(0.5, 1.0)), r"betas.*\(0.5, 1.0\)"),
     (dict(width=0), "width.*got 0"),
     (dict(depth=-1), "depth.*got -1"),
@@ -336,7 +343,7 @@ def test_wgan_gp_on_8gaussians_reduces_w1():
 
 def test_package_exports_train_and_its_types():
     assert gan_lab.train is train and gan_lab.TrainingDiverged is TrainingDiverged
-    assert gan_lab.TrainConfig is TrainConfig and OBJECTIVES == ("gan", "wgan-clip", "wgan-gp")
+    assert gan_lab.TrainConfig is TrainConfig and OBJECTIVES == ("gan", "wgan-clip", "wgan-gp", "lsgan", "hinge")
 
 
 def test_on_log_records_extra_values_at_every_log():

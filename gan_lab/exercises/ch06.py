@@ -82,8 +82,8 @@ def check_shape_colour(fn: Callable[[np.ndarray, float, int], np.ndarray]) -> bo
     from . import run_check
 
     def attempt() -> None:
-        masks = {"square": data._shape_mask("square", 16), "triangle": data._shape_mask("triangle", 16),
-                 "circle": data._shape_mask("circle", 9), "diamond": _diamond(12)}
+        masks = {"square": data.shape_mask("square", 16), "triangle": data.shape_mask("triangle", 16),
+                 "circle": data.shape_mask("circle", 9), "diamond": _diamond(12)}
         colours = list(dict.fromkeys((c.base_color, c.offset_sign) for c in data.SHAPES_TEST)) + [(0.5, -1)]
         for k, (kind, mask) in enumerate(masks.items()):
             for b, s in colours[k:] + colours[:k]:

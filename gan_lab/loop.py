@@ -1,0 +1,138 @@
+"""What every training loop in gan_lab shares, written once.
+
+``train`` (toy MLPs, any objective, batched seeds) and ``images.train_images`` (conv nets, checkpoints,
+data parallel) are separate loops because their data, networks and bookkeeping differ; what they have in
+common lives here, so a change to one is a change to both:
+
+- stopping: ``StopTraining`` (raised by an ``on_log`` callback to end a run) and ``TrainingDiverged``
+  (a NaN/Inf loss; it carries the partial result);
+- ``configure``: a config dataclass with keyword overrides, unknown names refused;
+- ``check_on_log`` and ``log_extras``: the ``on_log(result) -> dict`` protocol;
+- ``optimizer``: Adam (fused when the device has the kernel) or RMSProp;
+- ``RunState``: what a checkpoint of a run holds, saved and restored by one pair of functions.
+
+The random streams a run draws from are named in ``settings.STREAMS``; the argument checks are ``checks``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Iterable, Optional
+
+import torch
+from torch import nn
+
+from . import checks
+
+__all__ = ["StopTraining", "TrainingDiverged", "configure", "check_on_log", "log_extras", "optimizer",
+           "OPTIMIZERS", "RunState"]
+
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss became NaN or Inf. ``result`` holds the run up to that point (nets and history)."""
+
+    def __init__(self, message: str, result: Any) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class StopTraining(Exception):
+    """Raise this from ``on_log`` to end training after the current log (e.g. once a quality bar is met).
+    The loop then returns the result as it stands; the history keeps this last log."""
+
+
+def configure(config: Any, config_class: type, overrides: dict) -> Any:
+    """``config`` (an instance of ``config_class``, or None for its defaults) with the keyword ``overrides``
+    applied; an override that is not a field of the class is refused, naming the known ones."""
+    base = config if config is not None else config_class()
+    if not isinstance(base, config_class):
+        raise ValueError(f"config must be a {config_class.__name__}, got {type(base).__name__}: {base!r:.80}")
+    known = {f.name for f in fields(config_class)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+    return replace(base, **overrides)
+
+
+def check_on_log(on_log: Optional[Callable]) -> None:
+    if on_log is not None and not callable(on_log):
+        raise ValueError(f"on_log must be a callable taking the result, got {on_log!r}")
+
+
+def _plain(key: str, value: Any) -> Any:
+    """An ``on_log`` value as a plain Python value (NumPy and tensor scalars become floats), so that the
+    history can always be checkpointed."""
+    if type(value) in (bool, int, float, str):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"on_log must return a dict of numbers or strings, got {key!r}: {value!r}") from None
+
+
+def log_extras(on_log: Callable, result: Any, step: int) -> tuple[dict, bool]:
+    """Call ``on_log(result)`` at a log: returns (the extra numbers it asked to record, plain values; whether
+    it raised ``StopTraining``). It may return None or a dict of numbers or strings."""
+    try:
+        extra = on_log(result)
+    except StopTraining:
+        return {}, True
+    if extra is not None and not isinstance(extra, dict):
+        raise ValueError(f"on_log must return None or a dict of numbers, got {type(extra).__name__}: "
+                         f"{extra!r:.80} (at generator step {step})")
+    return {key: _plain(key, value) for key, value in (extra or {}).items()}, False
+
+
+def optimizer(kind: str, params: Iterable[nn.Parameter], lr: float, betas: tuple = (0.5, 0.9), *,
+              fused: bool = True) -> torch.optim.Optimizer:
+    """``"adam"`` (Adam(lr, betas), with the fused kernel, which does the whole update in one pass over the
+    parameters, where the device has it and ``fused``) or ``"rmsprop"`` (RMSProp(lr), as the WGAN paper).
+    The fused and the plain Adam agree up to rounding, not bit for bit: a caller keeps one of them."""
+    checks.choice("optimizer", kind, OPTIMIZERS)
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    params = list(params)
+    if not fused:
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas), fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, betas=tuple(betas))
+
+
+@dataclass
+class RunState:
+    """Everything a run needs to continue exactly where it stopped, as a checkpoint holds it.
+
+    ``modules`` maps each checkpoint key to a network or an optimiser (its state dict is saved under that
+    key, e.g. ``{"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}``); ``scalers`` are the
+    mixed-precision GradScalers (None where there is none); ``rng`` is the training stream's generator.
+    ``state(**extra)`` is the dict ``checkpoint.save_checkpoint`` writes, with the loop's own plain values
+    (step, config, history, ...) added; ``restore(saved)`` loads one back into the same objects. Adding
+    something to a run's state (an EMA generator, say) touches this one place.
+    """
+
+    modules: dict
+    scalers: list
+    rng: torch.Generator
+
+    def keys(self) -> tuple:
+        """The keys every checkpoint of this run holds besides the loop's own."""
+        return (*self.modules, "scalers", "rng")
+
+    def state(self, **extra: Any) -> dict:
+        return {**{k: m.state_dict() for k, m in self.modules.items()},
+                "scalers": [s.state_dict() if s is not None else None for s in self.scalers],
+                "rng": self.rng.get_state(), **extra}
+
+    def restore(self, saved: dict) -> None:
+        """Load ``saved`` (a ``state()`` read back) into the modules, scalers and generator, networks
+        first: a network whose shapes do not fit raises ``RuntimeError`` (from ``load_state_dict``)
+        before anything else changes."""
+        for k, m in sorted(self.modules.items(), key=lambda km: not isinstance(km[1], nn.Module)):
+            m.load_state_dict(saved[k])
+        for scaler, s in zip(self.scalers, saved["scalers"]):
+            if scaler is not None and s is not None:
+                scaler.load_state_dict(s)
+        self.rng.set_state(saved["rng"])
