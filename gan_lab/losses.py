@@ -2,10 +2,12 @@
 
 Notation: l(x) is the discriminator's logit and D(x) = sigmoid(l(x)); f(x) is a Wasserstein critic;
 x ~ p_data are real samples and G(z) generated ones. All losses are *minimised* and averaged over the batch.
-Logs are natural (nats).
+Logs are natural (nats). The hinge and least-squares losses take the critic's raw output D(x) (no sigmoid),
+one score per sample: a tensor of shape (n,) or (n, 1).
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Optional
 
 import torch
@@ -19,6 +21,10 @@ __all__ = [
     "wasserstein_generator_loss",
     "gradient_penalty",
     "clip_weights",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "least_squares_discriminator_loss",
+    "least_squares_generator_loss",
     "GENERATOR_LOSSES",
 ]
 
@@ -101,3 +107,61 @@ def clip_weights(module: nn.Module, c: float) -> None:
         raise ValueError(f"clip value c must be a positive finite number, got {c!r}")
     for p in module.parameters():
         p.clamp_(-c, c)
+
+
+# ---- hinge (SN-GAN) and least-squares (LSGAN) objectives -------------------------------------------------
+
+def _scores(name: str, scores) -> torch.Tensor:
+    """Refuse anything but a non-empty floating-point (n,) or (n, 1) tensor of critic outputs."""
+    if not isinstance(scores, torch.Tensor) or not scores.is_floating_point() or scores.numel() == 0 \
+            or not (scores.dim() == 1 or (scores.dim() == 2 and scores.shape[1] == 1)):
+        got = f"{scores.dtype} tensor of shape {tuple(scores.shape)}" if isinstance(scores, torch.Tensor) \
+            else type(scores).__name__
+        raise ValueError(f"{name} must be a non-empty floating-point tensor of shape (n,) or (n, 1) "
+                         f"(one critic output per sample), got {got}")
+    return scores
+
+
+def _target(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def hinge_discriminator_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], on the critic's raw outputs D (no sigmoid).
+
+    The hinge loss of a margin classifier with label +1 for real and -1 for fake: a real sample scored
+    above 1, or a fake one below -1, costs nothing and sends no gradient (Lim & Ye 2017, "Geometric GAN";
+    Miyato et al. 2018 train their spectrally normalised critics with it). Its minimum is 0.
+    """
+    real, fake = _scores("real", real), _scores("fake", fake)
+    return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+
+
+def hinge_generator_loss(fake: torch.Tensor) -> torch.Tensor:
+    """-E[D(G(z))]: the hinge GAN's generator raises the critic's raw score of its samples (Lim & Ye 2017;
+    Miyato et al. 2018). The same number as ``wasserstein_generator_loss``; only the critic's loss differs."""
+    return -_scores("fake", fake).mean()
+
+
+def least_squares_discriminator_loss(real: torch.Tensor, fake: torch.Tensor, *, a: float = 0.0,
+                                     b: float = 1.0) -> torch.Tensor:
+    """1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]: least-squares regression of the raw output D onto the
+    label b for real and a for fake samples (LSGAN, Mao et al. 2017, Sec. 3.2). The defaults a = 0, b = 1 are
+    the paper's 0-1 coding; a = -1, b = 1 (with c = 0 for the generator) is the coding under which the
+    generator minimises a Pearson chi^2 divergence (``theory.least_squares_generator_objective``).
+    """
+    real, fake = _scores("real", real), _scores("fake", fake)
+    a, b = _target("a", a), _target("b", b)
+    return 0.5 * ((real - b) ** 2).mean() + 0.5 * ((fake - a) ** 2).mean()
+
+
+def least_squares_generator_loss(fake: torch.Tensor, *, c: float = 1.0) -> torch.Tensor:
+    """1/2 E[(D(G(z)) - c)^2]: the LSGAN generator pulls the critic's raw score of its samples toward c, the
+    value it wants the discriminator to believe for fake data (Mao et al. 2017, Sec. 3.2; c = 1 = b by default).
+    Unlike the saturating GAN loss, a fake that D scores far from c still gets a gradient proportional to
+    the distance."""
+    fake = _scores("fake", fake)
+    c = _target("c", c)
+    return 0.5 * ((fake - c) ** 2).mean()

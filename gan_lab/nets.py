@@ -2,16 +2,22 @@
 
 The WGAN-GP paper's toy networks are 3 hidden layers of 512 ReLU units for both players; those are the
 defaults here (``train``'s WGAN-GP default uses narrower 3 x 128 nets, see ``train._DEFAULTS``). The image chapters have their own convolutional networks.
+
+``spectral_norm=True`` divides every Linear weight by its largest singular value (SN-GAN, Miyato et al. 2018):
+the layers are ``SpectralNormLinear``s, see ``gan_lab.spectral``.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["ReLU", "MLP", "StackedMLP", "generator", "discriminator", "critic", "ParallelLines", "ACTIVATIONS",
-           "check_fits"]
+from . import spectral
+
+__all__ = ["ReLU", "MLP", "StackedMLP", "SpectralNormLinear", "generator", "discriminator", "critic", "ParallelLines",
+           "ACTIVATIONS", "check_fits"]
 
 
 class _ReLUFunction(torch.autograd.Function):
@@ -56,11 +62,39 @@ ACTIVATIONS = {
 }
 
 
+class SpectralNormLinear(nn.Linear):
+    """h -> (W / sigma) h + b: an ``nn.Linear`` whose weight W is divided by sigma ~ sigma(W), its largest
+    singular value, estimated by one power-iteration step per training forward pass (SN-GAN).
+
+    ``weight`` stays the unnormalised parameter W that the optimiser updates (and that weight clipping
+    would clamp); ``normalised_weight()`` is W / sigma, the matrix the layer multiplies by. The power
+    iteration's u, v live in ``spectral_norm`` (a ``spectral.SpectralNorm``); u starts from
+    ``settings.rng(seed)``, so building the layer draws W and b from torch's global generator exactly as
+    ``nn.Linear`` does, and nothing more. In eval mode u, v are not updated.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, seed: int = 0) -> None:
+        super().__init__(in_features, out_features)
+        self.spectral_norm = spectral.SpectralNorm(self.weight.detach(), seed=seed)
+
+    def normalised_weight(self) -> torch.Tensor:
+        """W / sigma with the stored u, v (no power-iteration step): the weight the last training pass used
+        if W has not changed since, and the weight an eval pass uses."""
+        return self.spectral_norm.normalised(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.spectral_norm(self.weight), self.bias)
+
+
 class MLP(nn.Module):
-    """x -> Linear -> act -> ... -> Linear: ``depth`` hidden layers of ``width`` units."""
+    """x -> Linear -> act -> ... -> Linear: ``depth`` hidden layers of ``width`` units.
+
+    ``spectral_norm=True`` makes every Linear a ``SpectralNormLinear`` (weight W / sigma(W)); layer l's u
+    starts from ``settings.rng(l)``, so the weights are the ones the same call without it draws.
+    """
 
     def __init__(self, in_dim: int, out_dim: int, *, width: int = 512, depth: int = 3,
-                 activation: str = "relu") -> None:
+                 activation: str = "relu", spectral_norm: bool = False) -> None:
         super().__init__()
         for label, value in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width)):
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -69,14 +103,21 @@ class MLP(nn.Module):
             raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+        if not isinstance(spectral_norm, bool):
+            raise ValueError(f"spectral_norm must be True or False, got {spectral_norm!r}")
+
+        def linear(n_in: int, n_out: int, index: int) -> nn.Linear:
+            return SpectralNormLinear(n_in, n_out, seed=index) if spectral_norm else nn.Linear(n_in, n_out)
+
         layers: list[nn.Module] = []
         dim = in_dim
-        for _ in range(depth):
-            layers += [nn.Linear(dim, width), ACTIVATIONS[activation]()]
+        for index in range(depth):
+            layers += [linear(dim, width, index), ACTIVATIONS[activation]()]
             dim = width
-        layers.append(nn.Linear(dim, out_dim))
+        layers.append(linear(dim, out_dim, depth))
         self.net = nn.Sequential(*layers)
         self.in_dim, self.out_dim, self.width, self.depth, self.activation = in_dim, out_dim, width, depth, activation
+        self.spectral_norm = spectral_norm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -91,6 +132,10 @@ class StackedMLP(nn.Module):
     all K. Element-wise optimisers (Adam, RMSProp) and weight clipping treat each slice as they would the
     separate network, so training the stack equals training the K networks side by side, up to the
     summation order of the matrix products. This is what makes seed bands cheap: one pass for K seeds.
+
+    Spectrally normalised MLPs stack too: layer l's u and v become one ``spectral.SpectralNorm`` of shape
+    (K, out) and (K, in) in ``spectral_norms[l]``, and one batched power-iteration step per training pass
+    normalises every W_lk by its own sigma, as network k's layer would. ``unstack`` hands back u and v.
     """
 
     def __init__(self, mlps: Sequence[MLP]) -> None:
@@ -98,16 +143,25 @@ class StackedMLP(nn.Module):
         mlps = list(mlps)
         if not mlps or not all(isinstance(m, MLP) for m in mlps):
             raise ValueError(f"StackedMLP needs a non-empty list of gan_lab MLPs, got {mlps!r}")
-        shape = lambda m: (m.in_dim, m.out_dim, m.width, m.depth, m.activation)  # noqa: E731
+        shape = lambda m: (m.in_dim, m.out_dim, m.width, m.depth, m.activation, m.spectral_norm)  # noqa: E731
         if len({shape(m) for m in mlps}) != 1:
-            raise ValueError(f"all MLPs must share (in, out, width, depth, activation), got {[shape(m) for m in mlps]}")
-        self.in_dim, self.out_dim, self.width, self.depth, self.activation = shape(mlps[0])
+            raise ValueError(f"all MLPs must share (in, out, width, depth, activation, spectral_norm), "
+                             f"got {[shape(m) for m in mlps]}")
+        self.in_dim, self.out_dim, self.width, self.depth, self.activation, self.spectral_norm = shape(mlps[0])
         linears = [[layer for layer in m.net if isinstance(layer, nn.Linear)] for m in mlps]
         self.weights = nn.ParameterList(
             nn.Parameter(torch.stack([ls[i].weight.detach() for ls in linears]).clone()) for i in range(self.depth + 1))
         self.biases = nn.ParameterList(
             nn.Parameter(torch.stack([ls[i].bias.detach() for ls in linears]).clone()) for i in range(self.depth + 1))
         self.act = ACTIVATIONS[self.activation]()
+        if self.spectral_norm:
+            self.spectral_norms = nn.ModuleList()
+            for i, w in enumerate(self.weights):
+                norm = spectral.SpectralNorm(w.detach(), batch_dims=1)
+                with torch.no_grad():
+                    norm.u.copy_(torch.stack([ls[i].spectral_norm.u for ls in linears]))
+                    norm.v.copy_(torch.stack([ls[i].spectral_norm.v for ls in linears]))
+                self.spectral_norms.append(norm)
 
     def __len__(self) -> int:
         return self.weights[0].shape[0]
@@ -118,21 +172,28 @@ class StackedMLP(nn.Module):
                              f"got {tuple(x.shape)}")
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if self.spectral_norm:
+                w = self.spectral_norms[i](w)
             x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
             if i < last:
                 x = self.act(x)
         return x
 
     def unstack(self) -> list[MLP]:
-        """The K networks as separate ``MLP``s (copies of the current weights, on the same device)."""
+        """The K networks as separate ``MLP``s (copies of the current weights, and of the power iteration's
+        u and v if spectrally normalised, on the same device)."""
         out = []
         for k in range(len(self)):
-            m = MLP(self.in_dim, self.out_dim, width=self.width, depth=self.depth, activation=self.activation)
+            m = MLP(self.in_dim, self.out_dim, width=self.width, depth=self.depth, activation=self.activation,
+                    spectral_norm=self.spectral_norm)
             m = m.to(self.weights[0].device)
             with torch.no_grad():
-                for layer, w, b in zip([ly for ly in m.net if isinstance(ly, nn.Linear)], self.weights, self.biases):
-                    layer.weight.copy_(w[k])
-                    layer.bias.copy_(b[k])
+                for i, layer in enumerate(ly for ly in m.net if isinstance(ly, nn.Linear)):
+                    layer.weight.copy_(self.weights[i][k])
+                    layer.bias.copy_(self.biases[i][k])
+                    if self.spectral_norm:
+                        layer.spectral_norm.u.copy_(self.spectral_norms[i].u[k])
+                        layer.spectral_norm.v.copy_(self.spectral_norms[i].v[k])
             out.append(m)
         return out
 
@@ -144,14 +205,17 @@ def generator(data_dim: int = 2, noise_dim: int = 2, *, width: int = 512, depth:
 
 
 def discriminator(data_dim: int = 2, *, width: int = 512, depth: int = 3,
-                  activation: str = "relu") -> MLP:
-    """D: R^data_dim -> R, returning the *logit* l(x); the probability "x is real" is D(x) = sigmoid(l(x))."""
-    return MLP(data_dim, 1, width=width, depth=depth, activation=activation)
+                  activation: str = "relu", spectral_norm: bool = False) -> MLP:
+    """D: R^data_dim -> R, returning the *logit* l(x); the probability "x is real" is D(x) = sigmoid(l(x)).
+    ``spectral_norm=True``: every weight W / sigma(W) (SN-GAN)."""
+    return MLP(data_dim, 1, width=width, depth=depth, activation=activation, spectral_norm=spectral_norm)
 
 
-def critic(data_dim: int = 2, *, width: int = 512, depth: int = 3, activation: str = "relu") -> MLP:
-    """f: R^data_dim -> R, an unbounded score (Wasserstein critic); Lipschitz by clipping or penalty."""
-    return MLP(data_dim, 1, width=width, depth=depth, activation=activation)
+def critic(data_dim: int = 2, *, width: int = 512, depth: int = 3, activation: str = "relu",
+           spectral_norm: bool = False) -> MLP:
+    """f: R^data_dim -> R, an unbounded score (Wasserstein critic); Lipschitz by clipping, penalty, or
+    ``spectral_norm=True`` (every weight W / sigma(W), SN-GAN: each layer, hence f, is then ~1-Lipschitz)."""
+    return MLP(data_dim, 1, width=width, depth=depth, activation=activation, spectral_norm=spectral_norm)
 
 
 class ParallelLines(nn.Module):

@@ -19,6 +19,9 @@ __all__ = [
     "parallel_lines",
     "tv_distance",
     "kl_gaussians",
+    "least_squares_optimal_discriminator",
+    "pearson_chi2_divergence",
+    "least_squares_generator_objective",
 ]
 
 
@@ -129,3 +132,64 @@ def kl_gaussians(m1: float, s1: float, m2: float, s2: float) -> float:
             raise ValueError(f"{name} is a standard deviation and must be positive, got {values[name]!r}")
     m1, s1, m2, s2 = values["m1"], values["s1"], values["m2"], values["s2"]
     return math.log(s2 / s1) + (s1 ** 2 + (m1 - m2) ** 2) / (2 * s2 ** 2) - 0.5
+
+
+# ---- least-squares GAN (Mao et al. 2017, Sec. 3.2) ---------------------------------------------------------
+
+def _finite(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def least_squares_optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor, *, a: float = 0.0,
+                                        b: float = 1.0) -> torch.Tensor:
+    """D*(x) = (b p_data(x) + a p_g(x)) / (p_data(x) + p_g(x)): the output that minimises the LSGAN
+    discriminator's objective 1/2 E_data[(D(x) - b)^2] + 1/2 E_g[(D(x) - a)^2] point by point (labels b for
+    real, a for fake), given both densities at the same points. With a = 0, b = 1 it is
+    ``optimal_discriminator``'s p_data / (p_data + p_g).
+
+    Where both densities vanish, D* is undefined (it never matters for the objective); we return the
+    midpoint (a + b) / 2 there, its value where p_data = p_g.
+    """
+    a, b = _finite("a", a), _finite("b", b)
+    p, q = _as64("p_data", p_data), _as64("p_g", p_g)
+    total = p + q
+    return torch.where(total > 0, (b * p + a * q) / torch.where(total > 0, total, 1.0),
+                       torch.full_like(total, (a + b) / 2))
+
+
+def pearson_chi2_divergence(p: torch.Tensor, q: torch.Tensor, dx: float = 1.0) -> torch.Tensor:
+    """chi^2_Pearson(P || Q) = integral of (p - q)^2 / q, the f-divergence of f(t) = (t - 1)^2; +inf when P
+    puts mass where Q has none, and 0 / 0 = 0 where both vanish. p and q need not integrate to 1."""
+    p, q = _as64("p", p), _as64("q", q)
+    if ((p > 0) & (q == 0)).any():
+        return torch.tensor(math.inf, dtype=torch.float64)
+    return torch.where(q > 0, (p - q) ** 2 / torch.where(q > 0, q, 1.0), torch.zeros_like(q)).sum() * dx
+
+
+def least_squares_generator_objective(p_data: torch.Tensor, p_g: torch.Tensor, dx: float = 1.0, *,
+                                      a: float = 0.0, b: float = 1.0, c: float = 1.0) -> torch.Tensor:
+    """C(G) = 1/2 E_{x ~ p_data}[(D*(x) - c)^2] + 1/2 E_{x ~ p_g}[(D*(x) - c)^2], the LSGAN generator's
+    objective at the optimal discriminator D* = ``least_squares_optimal_discriminator(p_data, p_g, a=a, b=b)``,
+    computed from this definition as a Riemann sum with spacing dx.
+
+    The first term does not depend on G for a fixed D, so adding it leaves the generator's gradient as
+    ``losses.least_squares_generator_loss`` gives it (Mao et al. 2017 add it to relate LSGAN to a divergence);
+    at D*, though, it depends on p_g through D*. Substituting D* gives
+    C(G) = 1/2 integral of ((b - c)(p_data + p_g) - (b - a) p_g)^2 / (p_data + p_g), so with b - c = 1 and
+    b - a = 2 (e.g. a = -1, b = 1, c = 0)
+
+        C(G) = 1/2 integral of (2 p_g - (p_data + p_g))^2 / (p_data + p_g)
+             = 1/2 pearson_chi2_divergence(2 p_g, p_data + p_g)
+             = pearson_chi2_divergence(p_data, (p_data + p_g) / 2),
+
+    which is 0 exactly when p_g = p_data. The paper writes the same integral as
+    chi^2_Pearson(p_data + p_g || 2 p_g) and states 2 C(G) = chi^2_Pearson: its notation puts the first
+    argument in the denominator, so with chi^2_Pearson(P || Q) = integral of (p - q)^2 / q, as here, the
+    arguments are swapped.
+    """
+    a, b, c = _finite("a", a), _finite("b", b), _finite("c", c)
+    p, q = _as64("p_data", p_data), _as64("p_g", p_g)
+    d_star = least_squares_optimal_discriminator(p, q, a=a, b=b)
+    return 0.5 * (p * (d_star - c) ** 2).sum() * dx + 0.5 * (q * (d_star - c) ** 2).sum() * dx

@@ -244,3 +244,96 @@ def test_penalty_rejects_eps_of_the_wrong_shape_and_an_unknown_reduction():
         losses.gradient_penalty(f, torch.randn(4, 2), torch.randn(4, 2), eps=torch.rand(4))
     with pytest.raises(ValueError, match="'sum'"):
         losses.gradient_penalty(f, torch.randn(4, 2), torch.randn(4, 2), reduction="sum")
+
+
+# ---- hinge (SN-GAN) and least-squares (LSGAN) losses ----------------------------------------------------
+
+def test_hinge_discriminator_loss_on_hand_computed_scores():
+    # max(0, 1 - D(x)) on (2, 0.5, -1) is (0, 0.5, 2); max(0, 1 + D(G(z))) on (-3, 0, 0.5) is (0, 1, 1.5)
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, 0.0, 0.5])
+    assert losses.hinge_discriminator_loss(real, fake).item() == pytest.approx(2.5 / 3 + 2.5 / 3)
+    assert losses.hinge_discriminator_loss(real[:, None], fake[:, None]).item() == pytest.approx(5 / 3)
+
+
+def test_hinge_discriminator_loss_is_zero_with_no_gradient_beyond_the_margins():
+    real = torch.tensor([1.0, 2.0, 7.0], requires_grad=True)
+    fake = torch.tensor([-1.0, -4.0], requires_grad=True)
+    loss = losses.hinge_discriminator_loss(real, fake)
+    loss.backward()
+    assert loss.item() == 0.0 and torch.count_nonzero(real.grad) == 0 and torch.count_nonzero(fake.grad) == 0
+    inside = torch.tensor([0.5], requires_grad=True)
+    losses.hinge_discriminator_loss(inside, torch.tensor([-2.0])).backward()
+    assert inside.grad.item() == -1.0
+
+
+def test_hinge_generator_loss_is_minus_mean_fake_score():
+    assert losses.hinge_generator_loss(torch.tensor([1.0, 2.0, 6.0])).item() == pytest.approx(-3.0)
+    assert losses.hinge_generator_loss(torch.tensor([[-1.0], [-3.0]])).item() == pytest.approx(2.0)
+
+
+def test_least_squares_discriminator_loss_on_hand_computed_scores():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    # a = 0, b = 1: 1/2 mean(0, 4) + 1/2 mean(0, 4) = 2
+    assert losses.least_squares_discriminator_loss(real, fake).item() == pytest.approx(2.0)
+    # a = -1, b = 1: 1/2 mean(0, 4) + 1/2 mean(1, 1) = 1.5
+    assert losses.least_squares_discriminator_loss(real, fake, a=-1, b=1).item() == pytest.approx(1.5)
+    # a = 0.5, b = 3: 1/2 mean(4, 0) + 1/2 mean(0.25, 6.25) = 1 + 1.625
+    assert losses.least_squares_discriminator_loss(real[:, None], fake[:, None], a=0.5, b=3.0).item() == \
+        pytest.approx(2.625)
+
+
+def test_least_squares_generator_loss_on_hand_computed_scores():
+    fake = torch.tensor([1.0, 3.0])
+    assert losses.least_squares_generator_loss(fake).item() == pytest.approx(1.0)          # c = 1: mean(0, 4) / 2
+    assert losses.least_squares_generator_loss(fake, c=0).item() == pytest.approx(2.5)     # mean(1, 9) / 2
+
+
+def test_least_squares_gradients_are_the_distances_to_the_targets():
+    """d/dD of 1/2 (D - c)^2 is D - c: it does not vanish for a fake far from c (no saturation)."""
+    fake = torch.tensor([-10.0, 0.0, 4.0], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(losses.least_squares_generator_loss(fake, c=1.0) * 3, fake)
+    torch.testing.assert_close(g, torch.tensor([-11.0, -1.0, 3.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("loss", [
+    lambda r, f: losses.hinge_discriminator_loss(r, f),
+    lambda r, f: losses.hinge_generator_loss(f),
+    lambda r, f: losses.least_squares_discriminator_loss(r, f, a=-1, b=1),
+    lambda r, f: losses.least_squares_generator_loss(f, c=0),
+], ids=["hinge_d", "hinge_g", "ls_d", "ls_g"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hinge_and_least_squares_losses_are_scalars_of_the_scores_dtype(loss, dtype):
+    out = loss(torch.randn(7, 1, dtype=dtype), torch.randn(5, 1, dtype=dtype))
+    assert out.shape == () and out.dtype == dtype
+
+
+@pytest.mark.parametrize("call", [
+    lambda x: losses.hinge_discriminator_loss(x, torch.zeros(3)),
+    lambda x: losses.hinge_discriminator_loss(torch.zeros(3), x),
+    lambda x: losses.hinge_generator_loss(x),
+    lambda x: losses.least_squares_discriminator_loss(x, torch.zeros(3)),
+    lambda x: losses.least_squares_generator_loss(x),
+], ids=["hinge_d_real", "hinge_d_fake", "hinge_g", "ls_d", "ls_g"])
+@pytest.mark.parametrize("bad, pattern", [
+    (torch.zeros(4, 2), r"shape \(n,\) or \(n, 1\).*\(4, 2\)"),
+    (torch.zeros(2, 4, 1), r"\(2, 4, 1\)"),
+    (torch.zeros(0), r"non-empty.*\(0,\)"),
+    (torch.ones(3, dtype=torch.int64), "torch.int64"),
+    ([0.0, 1.0], "got list"),
+], ids=["two_columns", "stacked", "empty", "integer", "list"])
+def test_hinge_and_least_squares_losses_reject_bad_scores_naming_them(call, bad, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call(bad)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(a=math.nan), "a"), (dict(b=math.inf), "b"), (dict(a=True), "a"),
+                                          (dict(b="1"), "b")])
+def test_least_squares_discriminator_loss_rejects_non_finite_labels_naming_them(kwargs, name):
+    with pytest.raises(ValueError, match=f"{name} must be a finite number, got {next(iter(kwargs.values()))!r}"):
+        losses.least_squares_discriminator_loss(torch.zeros(3), torch.zeros(3), **kwargs)
+
+
+@pytest.mark.parametrize("c", [math.nan, -math.inf, None])
+def test_least_squares_generator_loss_rejects_a_non_finite_c_naming_it(c):
+    with pytest.raises(ValueError, match=f"c must be a finite number, got {c!r}"):
+        losses.least_squares_generator_loss(torch.zeros(3), c=c)

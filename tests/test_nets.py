@@ -230,3 +230,220 @@ def test_stacked_mlp_rejects_mixed_shapes_and_wrong_inputs():
         nets.StackedMLP([])
     with pytest.raises(ValueError, match=r"\(2, n, 3\).*\(3, 5, 3\)"):
         nets.StackedMLP(_mlps(2, width=4))(torch.randn(3, 5, 3))
+
+
+# ---- spectral normalisation (SN-GAN) --------------------------------------------------------------------
+from gan_lab import spectral  # noqa: E402
+
+
+def _linears(model):
+    return [layer for layer in model.net if isinstance(layer, nn.Linear)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: nets.critic(2, width=16, depth=3, **kw),
+    lambda **kw: nets.discriminator(2, width=16, depth=2, **kw),
+    lambda **kw: nets.MLP(3, 2, width=8, depth=1, activation="tanh", **kw),
+], ids=["critic", "discriminator", "mlp"])
+def test_spectral_norm_false_leaves_the_networks_bit_identical(make):
+    torch.manual_seed(5)
+    plain = make()
+    after_plain = torch.get_rng_state()
+    torch.manual_seed(5)
+    flagged = make(spectral_norm=False)
+    assert torch.equal(torch.get_rng_state(), after_plain)
+    assert list(plain.state_dict()) == list(flagged.state_dict())
+    assert all(torch.equal(p, q) for p, q in zip(plain.state_dict().values(), flagged.state_dict().values()))
+    assert all(type(layer) is nn.Linear for layer in _linears(flagged))
+
+
+def test_spectral_norm_true_draws_the_same_weights_and_nothing_more_from_the_global_generator():
+    torch.manual_seed(6)
+    plain = nets.critic(2, width=16, depth=3)
+    after_plain = torch.get_rng_state()
+    torch.manual_seed(6)
+    sn = nets.critic(2, width=16, depth=3, spectral_norm=True)
+    assert torch.equal(torch.get_rng_state(), after_plain)
+    params = dict(sn.named_parameters())
+    assert list(params) == [name for name, _ in plain.named_parameters()]
+    assert all(torch.equal(params[name], p) for name, p in plain.named_parameters())
+    assert all(isinstance(layer, nets.SpectralNormLinear) for layer in _linears(sn))
+    assert any(isinstance(layer, nets.ReLU) for layer in sn.net)      # the custom ReLU path is kept
+
+
+def test_a_spectrally_normalised_layer_computes_w_over_the_power_iteration_sigma():
+    torch.manual_seed(7)
+    layer = nets.SpectralNormLinear(5, 4, seed=2)
+    u0 = layer.spectral_norm.u.clone()
+    x = torch.randn(10, 5)
+    sigma, _, _ = spectral.power_iteration(layer.weight, u0, 1)
+    torch.testing.assert_close(layer(x), x @ (layer.weight / sigma).T + layer.bias, rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(layer.normalised_weight(), layer.weight / sigma, rtol=1e-6, atol=1e-7)
+
+
+def test_every_layer_of_an_sn_mlp_has_unit_largest_singular_value_after_enough_passes():
+    torch.manual_seed(8)
+    f = nets.critic(2, width=32, depth=3, spectral_norm=True)
+    with torch.no_grad():             # raw weights far from unit norm: the normalisation must do the work
+        for i, layer in enumerate(_linears(f)):
+            layer.weight.mul_(3.0 + i)
+    x = torch.randn(16, 2)
+    raw = [spectral.largest_singular_value(layer.weight.detach()).item() for layer in _linears(f)]
+    assert all(s > 2 for s in raw)
+    for _ in range(300):
+        f(x)
+    normalised = [spectral.largest_singular_value(layer.normalised_weight().detach().double()).item()
+                  for layer in _linears(f)]
+    assert normalised == pytest.approx([1.0] * len(normalised), abs=1e-3)
+
+
+def test_an_sn_critic_is_at_most_1_lipschitz_once_sigma_has_converged():
+    torch.manual_seed(9)
+    f = nets.critic(2, width=32, depth=3, spectral_norm=True)
+    for _ in range(300):
+        f(torch.zeros(1, 2))
+    f.eval()
+    x = (torch.randn(512, 2) * 3).requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(x).sum(), x)
+    assert grad.norm(dim=1).max().item() <= 1.0 + 1e-3
+    torch.manual_seed(9)
+    plain = nets.critic(2, width=32, depth=3)
+    (grad_plain,) = torch.autograd.grad(plain(x).sum(), x)
+    assert not torch.allclose(grad, grad_plain)
+
+
+def test_eval_mode_and_check_fits_leave_u_and_v_unchanged():
+    torch.manual_seed(10)
+    f = nets.critic(2, width=8, depth=2, spectral_norm=True)
+    f(torch.randn(4, 2))
+    before = {k: v.clone() for k, v in f.state_dict().items()}
+    nets.check_fits("critic", f, 2, [(2, 1)], torch.device("cpu"))
+    f.eval()
+    f(torch.randn(4, 2))
+    assert all(torch.equal(before[k], v) for k, v in f.state_dict().items())
+    f.train()
+    f(torch.randn(4, 2))
+    assert not torch.equal(before["net.0.spectral_norm.u"], f.state_dict()["net.0.spectral_norm.u"])
+
+
+def test_sn_critics_are_deterministic_under_seeds():
+    def run(seed):
+        torch.manual_seed(seed)
+        f = nets.critic(2, width=16, depth=2, spectral_norm=True)
+        x = torch.randn(32, 2, generator=torch.Generator().manual_seed(0))
+        outs = [f(x) for _ in range(5)]
+        return torch.cat(outs), f.state_dict()
+
+    (a, sa), (b, sb), (c, _) = run(1), run(1), run(2)
+    assert torch.equal(a, b) and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(a, c)
+
+
+def test_sn_critic_custom_relu_gives_torch_relu_penalty_gradients():
+    torch.manual_seed(11)
+    ours = nets.critic(2, width=16, depth=2, spectral_norm=True)
+    theirs = _with_torch_relu(ours)
+    real, fake = torch.randn(64, 2), torch.randn(64, 2) + 1
+    g = []
+    for model in (ours, theirs):
+        loss = losses.critic_loss(model(real), model(fake)) + 10 * losses.gradient_penalty(
+            model, real, fake, generator=torch.Generator().manual_seed(0))
+        g.append(_grads(loss, list(model.parameters())))
+    assert all(torch.isfinite(a).all() for a in g[0]) and any(a.abs().max() > 0 for a in g[0])
+    for a, b in zip(*g):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
+def _sn_mlps(k, **kw):
+    out = []
+    for seed in range(k):
+        torch.manual_seed(seed)
+        out.append(nets.MLP(3, 1, spectral_norm=True, **kw))
+    return out
+
+
+def test_stacked_sn_mlp_equals_k_separate_sn_mlps_over_training_steps():
+    """Forward outputs, gradients, u and v of the stack against K separate networks, over three Adam steps
+    (each step: one critic pass on two batches, like the loop's generator and critic passes)."""
+    mlps = _sn_mlps(3, width=16, depth=2)
+    twins = [copy.deepcopy(m) for m in mlps]
+    stack = nets.StackedMLP(twins)
+    opt_s = torch.optim.Adam(stack.parameters(), lr=1e-2)
+    opts = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in mlps]
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        x, y = torch.randn(3, 20, 3, generator=g), torch.randn(3, 20, 3, generator=g)
+        out_x, out_y = stack(x), stack(y)
+        opt_s.zero_grad()
+        (out_x.mean(dim=(1, 2)) - out_y.pow(2).mean(dim=(1, 2))).sum().backward()
+        for k, (m, opt) in enumerate(zip(mlps, opts)):
+            mx, my = m(x[k]), m(y[k])
+            torch.testing.assert_close(out_x[k], mx, atol=1e-6, rtol=0)
+            torch.testing.assert_close(out_y[k], my, atol=1e-6, rtol=0)
+            opt.zero_grad()
+            (mx.mean() - my.pow(2).mean()).backward()
+            for i, layer in enumerate(_linears(m)):
+                torch.testing.assert_close(stack.weights[i].grad[k], layer.weight.grad, atol=1e-6, rtol=0)
+                torch.testing.assert_close(stack.biases[i].grad[k], layer.bias.grad, atol=1e-6, rtol=0)
+                torch.testing.assert_close(stack.spectral_norms[i].u[k], layer.spectral_norm.u, atol=1e-6, rtol=0)
+                torch.testing.assert_close(stack.spectral_norms[i].v[k], layer.spectral_norm.v, atol=1e-6, rtol=0)
+        opt_s.step()
+        for opt in opts:
+            opt.step()
+
+
+def test_stacked_sn_mlp_gives_bit_identical_u_v_and_gradients_for_a_critic_and_penalty_step():
+    """For a loss linear in the scores (the critic loss, plus the gradient penalty), where the last layer's
+    rounding of the forward pass does not enter the gradient, the stack's power iteration and sigma gradients
+    are exactly those of the separate networks (``spectral`` computes every slice the same way), so SN seeds
+    batched by train_seeds do not drift apart from separate runs."""
+    mlps = _sn_mlps(3, width=32, depth=3)
+    stack = nets.StackedMLP([copy.deepcopy(m) for m in mlps])
+    g = torch.Generator().manual_seed(1)
+    real, fake = torch.randn(3, 16, 3, generator=g), torch.randn(3, 16, 3, generator=g)
+    eps = torch.rand(3 * 16, 1, generator=g)
+    flat = lambda z: stack(z.view(3, 16, 3)).view(3 * 16, -1)  # noqa: E731
+    scores = stack(torch.cat([real, fake], dim=1))
+    penalty = losses.gradient_penalty(flat, real.view(-1, 3), fake.view(-1, 3), eps=eps, reduction="none")
+    critic = torch.stack([losses.critic_loss(s[:16], s[16:]) for s in scores])
+    (critic + 10 * penalty.view(3, 16).mean(1)).sum().backward()
+    for k, m in enumerate(mlps):
+        s = m(torch.cat([real[k], fake[k]]))
+        (losses.critic_loss(s[:16], s[16:]) + 10 * losses.gradient_penalty(m, real[k], fake[k],
+                                                                          eps=eps.view(3, 16, 1)[k])).backward()
+        for i, layer in enumerate(_linears(m)):
+            assert torch.equal(stack.spectral_norms[i].u[k], layer.spectral_norm.u)
+            assert torch.equal(stack.spectral_norms[i].v[k], layer.spectral_norm.v)
+            assert torch.equal(stack.weights[i].grad[k], layer.weight.grad), (k, i)
+
+
+def test_stacked_sn_mlp_stacks_and_unstacks_u_and_v_exactly():
+    mlps = _sn_mlps(2, width=8, depth=1)
+    for i, m in enumerate(mlps):      # move each network's u, v away from their (shared) starting values
+        for _ in range(i + 1):
+            m(torch.randn(4, 3))
+    stack = nets.StackedMLP(mlps)
+    assert stack.spectral_norm and [n.u.shape for n in stack.spectral_norms] == [(2, 8), (2, 1)]
+    back = stack.unstack()
+    assert all(b.spectral_norm for b in back)
+    for m, b in zip(mlps, back):
+        assert list(m.state_dict()) == list(b.state_dict())
+        assert all(torch.equal(v, b.state_dict()[k]) for k, v in m.state_dict().items())
+    assert not torch.equal(mlps[0].net[0].spectral_norm.u, mlps[1].net[0].spectral_norm.u)
+
+
+def test_stacked_mlp_refuses_to_mix_sn_and_plain_networks():
+    with pytest.raises(ValueError, match="spectral_norm"):
+        nets.StackedMLP([nets.MLP(3, 2, width=8), nets.MLP(3, 2, width=8, spectral_norm=True)])
+
+
+def test_stacked_plain_mlp_has_no_spectral_norms():
+    stack = nets.StackedMLP(_mlps(2, width=8, depth=1))
+    assert not stack.spectral_norm and not hasattr(stack, "spectral_norms")
+    assert not any("spectral" in k for k in stack.state_dict())
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_mlp_rejects_a_non_bool_spectral_norm_naming_it(bad):
+    with pytest.raises(ValueError, match=f"spectral_norm.*got {bad!r}"):
+        nets.critic(2, width=8, spectral_norm=bad)

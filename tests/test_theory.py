@@ -178,3 +178,109 @@ def test_parallel_lines_js_agrees_with_the_discrete_js_of_disjoint_supports():
 def test_parallel_lines_rejects_non_finite_theta_naming_it():
     with pytest.raises(ValueError, match="nan"):
         theory.parallel_lines(float("nan"))
+
+
+# ---- least-squares GAN: the optimal discriminator, Pearson chi^2, the generator's objective --------------
+
+def _random_densities(seed, n=200, zeros=20):
+    """Two random probability vectors on n cells; each vanishes on its own ``zeros`` cells, some shared."""
+    g = torch.Generator().manual_seed(seed)
+    p, q = torch.rand(n, generator=g, dtype=torch.float64), torch.rand(n, generator=g, dtype=torch.float64)
+    p[torch.randperm(n, generator=g)[:zeros]] = 0
+    q[torch.randperm(n, generator=g)[:zeros]] = 0
+    p[:3] = q[:3] = 0                                          # cells where both vanish
+    return p / p.sum(), q / q.sum()
+
+
+@pytest.mark.parametrize("a, b", [(0.0, 1.0), (-1.0, 1.0), (0.5, -2.0)])
+def test_ls_optimal_discriminator_is_the_argmin_of_the_pointwise_objective(a, b):
+    """At every x, D*(x) minimises p_data(x) (d - b)^2 + p_g(x) (d - a)^2 over d (a grid search)."""
+    p, q = _random_densities(0, n=50, zeros=5)
+    d_grid = torch.linspace(min(a, b) - 1, max(a, b) + 1, 40_001, dtype=torch.float64)   # spacing 1e-4 or less
+    pointwise = 0.5 * p[:, None] * (d_grid[None] - b) ** 2 + 0.5 * q[:, None] * (d_grid[None] - a) ** 2
+    best = d_grid[pointwise.argmin(dim=1)]
+    d_star = theory.least_squares_optimal_discriminator(p, q, a=a, b=b)
+    defined = (p + q) > 0
+    assert (d_star[defined] - best[defined]).abs().max().item() <= 1e-4
+    assert torch.all(d_star[~defined] == (a + b) / 2)
+
+
+def test_ls_optimal_discriminator_with_0_1_labels_is_the_gan_one():
+    p, q = _random_densities(1)
+    torch.testing.assert_close(theory.least_squares_optimal_discriminator(p, q), theory.optimal_discriminator(p, q),
+                               rtol=1e-15, atol=0)
+
+
+def test_pearson_chi2_of_a_discrete_pair_matches_a_hand_computation():
+    p, q = torch.tensor([0.5, 0.5, 0.0]), torch.tensor([0.25, 0.75, 0.0])
+    # (1/4)^2 / (1/4) + (1/4)^2 / (3/4) = 1/4 + 1/12; the third cell is 0/0 = 0
+    assert theory.pearson_chi2_divergence(p, q).item() == pytest.approx(1 / 4 + 1 / 12, rel=1e-12)
+    assert theory.pearson_chi2_divergence(p, p).item() == 0.0
+
+
+@pytest.mark.parametrize("m1, m2, s", [(0.0, 1.0, 1.0), (0.5, -0.5, 2.0), (0.0, 0.0, 1.5)])
+def test_pearson_chi2_of_gaussians_on_a_grid_matches_the_closed_form(m1, m2, s):
+    """chi^2(N(m1, s^2) || N(m2, s^2)) = exp((m1 - m2)^2 / s^2) - 1."""
+    got = theory.pearson_chi2_divergence(normal(GRID, m1, s), normal(GRID, m2, s), DX).item()
+    assert got == pytest.approx(math.exp((m1 - m2) ** 2 / s ** 2) - 1, abs=1e-6)
+
+
+def test_pearson_chi2_is_infinite_when_p_has_mass_where_q_has_none():
+    assert theory.pearson_chi2_divergence(torch.tensor([0.5, 0.5]), torch.tensor([1.0, 0.0])).item() == math.inf
+    assert theory.pearson_chi2_divergence(torch.tensor([1.0, 0.0]), torch.tensor([0.5, 0.5])).item() == \
+        pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ls_generator_objective_with_b_minus_c_1_and_b_minus_a_2_is_half_a_pearson_chi2(seed):
+    """Mao et al. 2017, Sec. 3.2: C(G) = 1/2 chi^2(2 p_g || p_data + p_g) = chi^2(p_data || (p_data + p_g)/2)."""
+    p, q = _random_densities(10 + seed)
+    for a, b, c in ((-1.0, 1.0, 0.0), (0.0, 2.0, 1.0), (-3.0, -1.0, -2.0)):
+        got = theory.least_squares_generator_objective(p, q, a=a, b=b, c=c).item()
+        assert got == pytest.approx(0.5 * theory.pearson_chi2_divergence(2 * q, p + q).item(), rel=1e-12)
+        assert got == pytest.approx(theory.pearson_chi2_divergence(p, (p + q) / 2).item(), rel=1e-12)
+        assert got > 0.01
+    # the paper's chi^2_Pearson(p_data + p_g || 2 p_g) puts p_data + p_g in the denominator: with this module's
+    # chi^2(P || Q) = integral of (p - q)^2 / q, reading its arguments in order gives a different number
+    literal = 0.5 * theory.pearson_chi2_divergence(p + q, 2 * q).item()
+    assert not literal == pytest.approx(got, rel=1e-3)
+
+
+@pytest.mark.parametrize("a, b, c", [(0.0, 1.0, 1.0), (-1.0, 1.0, 0.0), (0.0, 1.0, 0.5), (2.0, -1.0, 3.0)])
+def test_ls_generator_objective_on_a_grid_matches_its_closed_form(a, b, c):
+    """C(G) = 1/2 integral of ((b - c)(p_data + p_g) - (b - a) p_g)^2 / (p_data + p_g), on 1-D densities."""
+    p, q = data.density("bimodal1d", GRID), normal(GRID, 0.5, 1.5)
+    total = p + q
+    expected = 0.5 * (((b - c) * total - (b - a) * q) ** 2 / total).sum() * DX
+    got = theory.least_squares_generator_objective(p, q, DX, a=a, b=b, c=c)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-10)
+
+
+def test_ls_generator_objective_is_zero_at_p_g_equal_p_data_only_under_the_chi2_coding():
+    p, q = _random_densities(20)
+    assert theory.least_squares_generator_objective(p, p, a=-1, b=1, c=0).item() == pytest.approx(0.0, abs=1e-15)
+    assert theory.least_squares_generator_objective(p, q, a=-1, b=1, c=0).item() > 0.01
+    # with the 0-1 coding (a = 0, b = c = 1) D* = 1/2 there and C = 1/2 (1/2)^2 (1 + 1) = 1/4 instead
+    assert theory.least_squares_generator_objective(p, p).item() == pytest.approx(0.25, rel=1e-12)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda p, q: theory.least_squares_optimal_discriminator(p, q),
+    theory.pearson_chi2_divergence,
+    lambda p, q: theory.least_squares_generator_objective(p, q),
+], ids=["ls_optimal_discriminator", "pearson_chi2", "ls_generator_objective"])
+@pytest.mark.parametrize("bad, pattern", [([0.5, -0.1], "non-negative"), ([0.5, math.nan], "NaN or Inf")])
+def test_least_squares_theory_rejects_bad_densities(fn, bad, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        fn(torch.tensor(bad), torch.tensor([0.5, 0.5]))
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(a=math.nan), "a"), (dict(b=math.inf), "b"), (dict(c=None), "c"),
+                                          (dict(a=True), "a")])
+def test_ls_generator_objective_rejects_non_finite_labels_naming_them(kwargs, name):
+    p = torch.tensor([0.5, 0.5])
+    with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+        theory.least_squares_generator_objective(p, p, **kwargs)
+    if name != "c":
+        with pytest.raises(ValueError, match=f"{name} must be a finite number"):
+            theory.least_squares_optimal_discriminator(p, p, **kwargs)
