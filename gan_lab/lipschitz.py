@@ -28,7 +28,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch import nn
 
-from . import checks, data, estimate, losses, nets, settings
+from . import checks, data, estimate, losses, nets, settings, spectral
 from .data import Data
 
 __all__ = ["fit_critic", "CriticFit", "initial_critic", "layer_gradient_norms", "weight_values",
@@ -187,13 +187,19 @@ def spectral_bound(critic: nn.Module) -> float:
     layers = _linear_layers(critic)
     bound = 1.0
     for layer in layers:
-        bound *= torch.linalg.matrix_norm(layer.weight.detach().double(), ord=2).item()
+        bound *= spectral.largest_singular_value(_effective_weight(layer).detach().double()).item()
     return bound
+
+
+def _effective_weight(layer: nn.Linear) -> torch.Tensor:
+    """The weight the layer multiplies by: W / sigma(W) for a spectrally normalised layer, else W."""
+    return layer.normalised_weight() if isinstance(layer, nets.SpectralNormLinear) else layer.weight
 
 
 def weight_values(critic: nn.Module, *, biases: bool = False) -> torch.Tensor:
     """Every entry of the critic's linear weight matrices (and biases, if ``biases``) as one flat
-    float64 tensor on the CPU: what a histogram of "the critic's weights" shows."""
+    float64 tensor on the CPU: what a histogram of "the critic's weights" shows. (For a spectrally
+    normalised layer: the raw parameter W, which is what clipping or an optimiser sees, not W / sigma.)"""
     layers = _linear_layers(critic)
     parts = [layer.weight.detach().reshape(-1) for layer in layers]
     if biases:

@@ -21,14 +21,14 @@ config that sets one that does not apply (a penalty weight without a penalty) is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Mapping
 
 import torch
 import torch.nn.functional as F
 
 from . import checks, losses
 
-__all__ = ["Objective", "objective", "NAMES", "OPTIONS", "WASSERSTEIN"]
+__all__ = ["Objective", "objective", "override", "NAMES", "OPTIONS", "WASSERSTEIN", "smoothed_discriminator_loss"]
 
 NAMES = ("gan", "wgan-clip", "wgan-gp", "lsgan", "hinge")
 # The objective-specific settings (fields of TrainConfig / ImageTrainConfig) each objective takes.
@@ -53,6 +53,19 @@ class Objective:
     critic_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     generator_loss: Callable[[torch.Tensor], torch.Tensor]
     lipschitz: str = "none"
+
+
+def override(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
+    """The settings ``base`` with ``overrides`` applied, where a change of objective takes the old objective's
+    own settings with it: ``override(dict(objective="wgan-clip", clip=0.01, steps=400), dict(objective="wgan-gp"))``
+    is ``dict(objective="wgan-gp", steps=400)``, since the clip belongs to weight clipping. (A config that sets
+    an option of another objective is refused; this is how a pinned run is changed to another objective.)"""
+    merged = {**base, **overrides}
+    name = merged.get("objective", "wgan-gp")
+    if name in OPTIONS:
+        foreign = {o for names in OPTIONS.values() for o in names} - set(OPTIONS[name])
+        merged = {k: v for k, v in merged.items() if k not in foreign or k in overrides}
+    return merged
 
 
 def smoothed_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor,

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from . import checkpoint, convnets, images, nets, settings
-from .train import TrainConfig, TrainResult, train, train_seeds
+from .train import TrainConfig, TrainResult, default_critic, train, train_seeds
 
 __all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "checkpoint_path", "CACHEABLE", "result_state",
            "restore_result",
@@ -162,7 +162,7 @@ def _train_restore(s: dict) -> TrainResult:
     tuples = {k: tuple(s["config"][k]) for k in ("betas", "targets") if s["config"].get(k) is not None}
     cfg = TrainConfig(**{**s["config"], **tuples})
     G = nets.generator(s["data_dim"], cfg.noise_dim, width=cfg.width, depth=cfg.depth)
-    D = nets.critic(s["data_dim"], width=cfg.width, depth=cfg.depth)
+    D = default_critic(s["data_dim"], cfg.resolved())
     G.load_state_dict(s["generator"])
     D.load_state_dict(s["critic"])
     dev = settings.device()

@@ -31,7 +31,7 @@ from . import checks, loop, losses, metrics, nets, objectives, settings
 from .loop import OPTIMIZERS, StopTraining, TrainingDiverged
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "StopTraining", "train", "train_seeds", "OBJECTIVES",
-           "OPTIMIZERS"]
+           "OPTIMIZERS", "default_critic"]
 
 OBJECTIVES = objectives.NAMES
 
@@ -199,7 +199,7 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     dev = settings.resolve_device(device)
     settings.seed_everything(cfg.seed)
     G = generator if generator is not None else nets.generator(dim, cfg.noise_dim, width=cfg.width, depth=cfg.depth)
-    D = critic if critic is not None else _critic(dim, cfg)
+    D = critic if critic is not None else default_critic(dim, cfg)
     G, D = G.to(dev), D.to(dev)
     if generator is not None:
         nets.check_fits("generator", G, cfg.noise_dim, [(2, dim)], dev)
@@ -240,13 +240,14 @@ def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequ
     for c in cfgs:  # the same construction order as train(), so seed k starts from the same networks
         settings.seed_everything(c.seed)
         gens.append(nets.generator(real.dim, c.noise_dim, width=c.width, depth=c.depth))
-        crits.append(_critic(real.dim, c))
+        crits.append(default_critic(real.dim, c))
     G, D = nets.StackedMLP(gens).to(dev), nets.StackedMLP(crits).to(dev)
     return _train_stack(real, cfgs, G, D, dev, on_log)
 
 
-def _critic(dim: int, cfg: TrainConfig) -> nets.MLP:
-    """The default critic: ``nets.critic`` on ``pack`` concatenated d-D points, spectrally normalised if asked."""
+def default_critic(dim: int, cfg: TrainConfig) -> nets.MLP:
+    """The critic ``train`` builds for ``cfg`` on d-D data (``dim``): ``nets.critic`` of ``cfg.width`` x
+    ``cfg.depth`` on ``cfg.pack`` concatenated points, spectrally normalised if ``cfg.spectral_norm``."""
     if cfg.spectral_norm:
         return nets.critic(dim * cfg.pack, width=cfg.width, depth=cfg.depth, spectral_norm=True)
     return nets.critic(dim * cfg.pack, width=cfg.width, depth=cfg.depth)

@@ -20,7 +20,7 @@ def not_attempted():
     (lambda: {"lr_g": 1e-3, "clip": 0.05}, "lr_g"),                   # faster learning rates: not allowed
     (lambda: {"objective": "gan"}, "objective"),
     (lambda: {}, "broken configuration"),
-    (lambda: {"clip": 0.01, "penalty_weight": 1.0}, "broken configuration"),
+    (lambda: {"clip": 0.01, "penalty_weight": 1.0}, "penalty_weight=1.0 does not apply to objective .wgan-clip."),
     (lambda: {"clip": -0.1}, "refuses"),
     (lambda: [("clip", 0.05)], "dict"),
 ])

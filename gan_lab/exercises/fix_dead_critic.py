@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .. import data, lipschitz
+from .. import data, lipschitz, objectives
 from ..train import TrainConfig, TrainResult, train_seeds
 
 __all__ = ["DATA", "BROKEN", "ALLOWED", "OBJECTIVES", "MAX_W1_RATIO", "MIN_CORRELATION", "MIN_FIRST_LAYER",
@@ -50,7 +50,7 @@ def fixed_config(fix: Callable[[], dict]) -> TrainConfig:
     if overrides.get("objective", BROKEN["objective"]) not in OBJECTIVES:
         raise AssertionError(f"objective must be one of {OBJECTIVES}, got {overrides['objective']!r}")
     try:
-        cfg = replace(TrainConfig(), **{**BROKEN, **overrides}).resolved()
+        cfg = replace(TrainConfig(), **objectives.override(BROKEN, overrides)).resolved()
     except ValueError as e:
         raise AssertionError(f"gl.train refuses these settings: {e}") from None
     if cfg == replace(TrainConfig(), **BROKEN).resolved() or (

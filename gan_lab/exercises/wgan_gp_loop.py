@@ -131,12 +131,13 @@ def untrained_generator(seed: int, width: int) -> nets.MLP:
 
 
 def samples_of(name: str, generator, seed: int, n: int = 1000) -> torch.Tensor:
-    """``n`` points G(z) of a trained ``generator``, z ~ N(0, I) (n, 2) from the stream ``seed + 20_000``;
+    """``n`` points G(z) of a trained ``generator``, z ~ N(0, I) (n, 2) from the run's
+    ``eval_noise`` stream (``settings.STREAMS``);
     AssertionError naming ``name`` if it is not an ``nn.Module``, or its samples are not finite (n, 2) points."""
     if not isinstance(generator, nn.Module):
         raise AssertionError(f"{name}: the loop should return the trained generator (an nn.Module mapping noise "
                              f"(n, 2) to points (n, 2)), got {type(generator).__name__}")
-    z = torch.randn(n, 2, generator=settings.rng(seed + 20_000))
+    z = torch.randn(n, 2, generator=settings.stream(seed, "eval_noise"))
     try:
         device = next(generator.parameters()).device
     except StopIteration:
@@ -155,8 +156,8 @@ def samples_of(name: str, generator, seed: int, n: int = 1000) -> torch.Tensor:
 
 
 def distance_to_data(samples: torch.Tensor, seed: int) -> float:
-    """Exact W1 between ``samples`` and as many real points, drawn from the stream ``seed + 10_000``."""
-    real = data.sample(DATA, len(samples), generator=settings.rng(seed + 10_000))
+    """Exact W1 between ``samples`` and as many real points, drawn from the run's ``eval_real`` stream."""
+    real = data.sample(DATA, len(samples), generator=settings.stream(seed, "eval_real"))
     return metrics.wasserstein1(samples, real)
 
 
