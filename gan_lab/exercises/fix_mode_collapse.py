@@ -6,19 +6,22 @@ but sit on 1 to 3 of the 8 modes, and the exact W1 to the data stays near 1 (0.9
 101-105). The reader's ``fixed_settings()`` returns overrides of the game's settings (``ALLOWED``); the
 networks, the batch size and the step count stay as pinned, so a fix cannot buy quality with compute.
 
-A run meets the bar (``meets_bar``, graded by the hidden test) when its last log has W1 <= ``W1_BAR`` and at
-least ``MODES_BAR`` modes covered (``gl.metrics.mode_coverage``: >= 20 of 1,000 samples within 3 standard
-deviations of the mode's centre). The visible check asks for the W1 part on one seed.
+A run meets the bar (``meets_bar``, graded by the hidden test) when its last log has W1 <= ``W1_BAR``: with an
+empty mode, its eighth of the real mass travels a unit or more, so W1 <= 0.25 needs mass near every mode. The
+number of sharply covered modes (``gl.metrics.mode_coverage``: >= 20 of 1,000 samples within 3 standard
+deviations of a centre) is reported but not graded: after 1,000 steps it varies from 1 to 8 between seeds
+even for the reference fix (measured on seeds 0-4 and 101-105 on two CPUs), while its W1 stayed within
+0.11-0.19. The visible check asks for the bar on one seed.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from .. import settings
+from .. import objectives, settings
 from ..train import train_seeds
 
-__all__ = ["PINNED", "ALLOWED", "MAX_N_CRITIC", "W1_BAR", "MODES_BAR", "VISIBLE_SEEDS", "Outcome",
+__all__ = ["PINNED", "ALLOWED", "MAX_N_CRITIC", "W1_BAR", "VISIBLE_SEEDS", "Outcome",
            "checked_overrides", "outcomes", "meets_bar", "check_fixed_settings"]
 
 PINNED: dict = dict(objective="gan", steps=1000, batch_size=256, width=64, depth=3, noise_dim=2,
@@ -32,8 +35,7 @@ ALLOWED = ("objective", "lr_g", "lr_d", "betas", "n_critic", "optimizer", "gener
 the seed and the logging) stays as pinned."""
 
 MAX_N_CRITIC = 5        # more critic steps than this would make grading slow
-W1_BAR = 0.25           # the broken run: W1 >= 0.89 on every seed measured
-MODES_BAR = 5           # the broken run: at most 3 modes on every seed measured
+W1_BAR = 0.25           # the broken run: W1 >= 0.89 on every seed measured; fixes measured: 0.11-0.19
 VISIBLE_SEEDS = (7,)    # the hidden test uses others
 
 
@@ -88,7 +90,7 @@ def outcomes(overrides: Mapping, seeds: Sequence[int], pinned: Mapping = PINNED)
     """Train ``pinned`` with ``overrides`` on 8 Gaussians for each seed (one batched computation,
     ``gl.train_seeds``) and read each run's last log. A bad setting raises AssertionError naming it."""
     try:
-        runs = train_seeds("8gaussians", seeds=list(seeds), **{**pinned, **overrides})
+        runs = train_seeds("8gaussians", seeds=list(seeds), **objectives.override(pinned, overrides))
     except ValueError as err:   # TrainConfig refused a value, before any work
         raise AssertionError(f"the settings were refused: {err}") from err
     result = []
@@ -102,14 +104,14 @@ def outcomes(overrides: Mapping, seeds: Sequence[int], pinned: Mapping = PINNED)
 
 
 def meets_bar(outcome: Outcome) -> bool:
-    """W1 <= W1_BAR and at least MODES_BAR modes covered, without diverging."""
-    return outcome.diverged is None and outcome.w1 <= W1_BAR and outcome.modes >= MODES_BAR
+    """W1 <= W1_BAR, without diverging."""
+    return outcome.diverged is None and outcome.w1 <= W1_BAR
 
 
 def check_fixed_settings(fn: Callable[[], Mapping]) -> bool:
     """``fn()`` must return overrides of ``ALLOWED`` fields only that change the pinned run; at the book and
-    full budgets the pinned run with them must end with W1 <= W1_BAR on seed 7 (the hidden test also counts
-    the modes, on other seeds). At the quick budget the run is 200 steps and must
+    full budgets the pinned run with them must end with W1 <= W1_BAR on seed 7 (the hidden test asks the same
+    on other seeds). At the quick budget the run is 200 steps and must
     only train without diverging (a smoke test: the bar needs the full 1,000 steps)."""
     from . import run_check
 
