@@ -32,7 +32,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from . import settings
+from . import checks, settings
 
 __all__ = ["sample", "sampler", "Sampler", "Data", "shape_mask", "density", "modes", "parallel_lines", "NAMES", "Modes",
            "shapes", "NOISE_ON", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
@@ -50,14 +50,7 @@ class Modes:
 def _generator(seed: Optional[int]) -> Optional[torch.Generator]:
     if seed is None:
         return None
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
-    return settings.rng(seed)
-
-
-def _check_n(n: int) -> None:
-    if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return settings.rng(checks.seed("seed", seed))
 
 
 def _eight_centers() -> torch.Tensor:
@@ -113,11 +106,6 @@ _SAMPLERS: dict[str, Callable[[int, Optional[torch.Generator]], torch.Tensor]] =
 NAMES = tuple(_SAMPLERS)
 
 
-def _check_name(name: str) -> None:
-    if name not in _SAMPLERS:
-        raise ValueError(f"unknown data set {name!r}; known: {', '.join(NAMES)}")
-
-
 def sample(name: str, n: int, *, seed: Optional[int] = None,
            generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Draw ``n`` points of the data set ``name`` as a float32 tensor of shape (n, d).
@@ -126,8 +114,8 @@ def sample(name: str, n: int, *, seed: Optional[int] = None,
     alternatively pass a ``torch.Generator`` (e.g. inside a training loop). With neither,
     torch's global generator is used.
     """
-    _check_name(name)
-    _check_n(n)
+    checks.choice("data set", name, NAMES)
+    n = checks.integer("n", n, 1)
     if seed is not None and generator is not None:
         raise ValueError("pass either seed or generator, not both")
     g = generator if generator is not None else _generator(seed)
@@ -156,8 +144,8 @@ def sampler(data: Data, arg: str = "data") -> Sampler:
     replacement) or a callable (n, generator) -> (n, d) tensor (its output shape checked at every draw).
     Everything is checked now, with errors naming ``arg`` (the argument's name in the caller)."""
     if isinstance(data, str):
-        if data not in _SAMPLERS:
-            raise ValueError(f"unknown data set {arg}={data!r}; known: {', '.join(NAMES)}")
+        if data not in NAMES:     # checks.choice's wording, with the caller's argument named as well
+            raise ValueError(f"unknown data set {arg}={data!r}; use one of {NAMES}")
         dim = sample(data, 1, seed=0).shape[1]
         return Sampler(lambda n, g: sample(data, n, generator=g), data, dim)
     if isinstance(data, torch.Tensor):
@@ -199,7 +187,7 @@ def _normal_pdf(x: torch.Tensor, mean: float, std: float) -> torch.Tensor:
 
 def density(name: str, x: torch.Tensor) -> torch.Tensor:
     """The probability density p(x) of a 1-D data set at the points ``x`` (any shape)."""
-    _check_name(name)
+    checks.choice("data set", name, NAMES)
     x = torch.as_tensor(x, dtype=torch.float64)
     if name == "gaussian1d":
         return _normal_pdf(x, 0.0, 1.0)
@@ -219,7 +207,7 @@ def modes(name: str) -> Modes:
 def parallel_lines(n: int, theta: float, *, seed: Optional[int] = None,
                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """``n`` points (theta, z) with z ~ U[0, 1]: the distribution P_theta of the WGAN paper's Example 1."""
-    _check_n(n)
+    n = checks.integer("n", n, 1)
     theta = float(theta)
     if not math.isfinite(theta):
         raise ValueError(f"theta must be finite, got {theta!r}")
@@ -241,19 +229,12 @@ def _is_real(x: object) -> bool:
 
 
 def _check_shape_args(shape: str, base_color: float, offset_sign: int, noise: float) -> None:
-    if not isinstance(shape, str) or shape not in SHAPE_KINDS:
-        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPE_KINDS)}")
+    checks.choice("shape", shape, SHAPE_KINDS)
     if not _is_real(base_color) or not 0.0 <= float(base_color) <= 1.0:
         raise ValueError(f"base_color must be a number in [0, 1], got {base_color!r}")
     if not _is_real(offset_sign) or offset_sign not in (1, -1):
         raise ValueError(f"offset_sign must be +1 or -1, got {offset_sign!r}")
-    if not _is_real(noise) or not math.isfinite(float(noise)) or float(noise) < 0.0:
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-
-
-def _check_size(size: int) -> None:
-    if not isinstance(size, int) or isinstance(size, bool) or size < 8:
-        raise ValueError(f"size must be an integer >= 8, got {size!r}")
+    checks.number_at_least("noise", noise, 0.0)
 
 
 def shape_mask(shape: str, size: int) -> np.ndarray:
@@ -263,10 +244,8 @@ def shape_mask(shape: str, size: int) -> np.ndarray:
     (size/2, size/2) and the half-extent h = 0.35 size. With u = 2x - size and v = 2y - size (twice the
     offsets from the centre, integers) and everything multiplied by 20, the tests below are exact.
     """
-    if not isinstance(shape, str) or shape not in SHAPE_KINDS:
-        raise ValueError(f"unknown shape {shape!r}; known: {', '.join(SHAPE_KINDS)}")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1:
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+    checks.choice("shape", shape, SHAPE_KINDS)
+    size = checks.integer("size", size, 1)
     k = 2 * np.arange(size, dtype=np.int64) + 1 - size
     v, u = k[:, None], k[None, :]               # v: rows (down), u: columns (right)
     h20 = 7 * size                              # 20 h, h = 0.35 size
@@ -308,11 +287,10 @@ def shapes(n: int, shape: str, base_color: float, offset_sign: int, noise: float
     ``seed`` makes the draw reproducible (only the noise is random). All arguments are checked before
     any work.
     """
-    _check_n(n)
+    n = checks.integer("n", n, 1)
     _check_shape_args(shape, base_color, offset_sign, noise)
-    _check_size(size)
-    if not isinstance(noise_on, str) or noise_on not in NOISE_ON:
-        raise ValueError(f"noise_on must be one of {', '.join(map(repr, NOISE_ON))}, got {noise_on!r}")
+    size = checks.integer("size", size, 8)
+    checks.choice("noise_on", noise_on, NOISE_ON)
     g = _generator(seed)
     b, s, sigma = float(base_color), int(offset_sign), float(noise)
     colour = torch.tensor([b, b + 0.1 * s, b + 0.2 * s], dtype=torch.float32)
@@ -438,11 +416,9 @@ def shapes_dataset(classes: Sequence[ShapeClass], n_per_class: int, *, size: int
     if len(set(classes)) != len(classes):
         dup = next(c for i, c in enumerate(classes) if c in classes[:i])
         raise ValueError(f"class {dup.name!r} appears twice (it would get identical images)")
-    _check_n(n_per_class)
-    _check_size(size)
-    if seed is None:
-        raise ValueError("seed must be a non-negative integer, got None")
-    _generator(seed)  # validates
+    n_per_class = checks.integer("n_per_class", n_per_class, 1)
+    size = checks.integer("size", size, 8)
+    seed = checks.seed("seed", seed)
     images = np.concatenate([c.draw(n_per_class, size=size, seed=_class_seed(seed, c)) for c in classes])
     labels = np.repeat(np.arange(len(classes), dtype=np.int64), n_per_class)
     return images, labels

@@ -1,6 +1,8 @@
 """gan_lab.data: the toy data sets follow their recipes (WGAN-GP toys, closed-form 1-D sets)."""
 import math
+import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -190,6 +192,19 @@ def test_parallel_lines_is_reproducible_with_a_seed():
 def test_sample_rejects_bad_input_with_value_error_naming_it(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         data.sample(kwargs.pop("name"), kwargs.pop("n"), **kwargs)
+
+
+def test_sample_takes_numpy_integers_and_draws_what_python_ints_draw():
+    assert torch.equal(data.sample("8gaussians", np.int64(7), seed=np.int64(3)), data.sample("8gaussians", 7, seed=3))
+    assert torch.equal(data.parallel_lines(np.int32(5), 0.5, seed=np.uint8(1)), data.parallel_lines(5, 0.5, seed=1))
+
+
+@pytest.mark.parametrize("name", ["9gaussians", None, True, ["8gaussians"]])
+def test_an_unknown_data_set_is_refused_naming_it_and_the_choices(name):
+    with pytest.raises(ValueError, match=re.escape(f"unknown data set {name!r}; use one of {data.NAMES}")):
+        data.sample(name, 10)
+    with pytest.raises(ValueError, match=re.escape(f"unknown data set {name!r}")):
+        data.density(name, torch.zeros(3))
 
 
 def test_sample_rejects_both_seed_and_generator():

@@ -1,5 +1,6 @@
 """gan_lab.data shapes: the image recipe pixel by pixel, the noise, the class tables, the tensor round trip."""
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -159,7 +160,7 @@ def test_the_two_noise_variants_share_the_shape_pixels_and_differ_only_outside(n
 
 @pytest.mark.parametrize("bad", ["background", "Shape", None, 1])
 def test_bad_noise_on_raises(bad):
-    with pytest.raises(ValueError, match="noise_on must be one of 'shape', 'image'"):
+    with pytest.raises(ValueError, match=re.escape(f"unknown noise_on {bad!r}; use one of ('shape', 'image')")):
         data.shapes(2, "circle", 0.5, -1, 0.03, noise_on=bad)
 
 
@@ -279,7 +280,7 @@ def test_shapes_dataset_validation():
         data.shapes_dataset(["square"], 3)
     with pytest.raises(ValueError, match="twice"):
         data.shapes_dataset([data.SHAPES_TRAIN[0], data.SHAPES_TRAIN[0]], 3)
-    with pytest.raises(ValueError, match="n must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="n_per_class must be an integer >= 1, got 0"):
         data.shapes_dataset(data.SHAPES_TRAIN, 0)
     with pytest.raises(ValueError, match="None"):
         data.shapes_dataset(data.SHAPES_TRAIN, 3, seed=None)
@@ -342,10 +343,10 @@ GOOD = dict(n=2, shape="square", base_color=0.5, offset_sign=1, noise=0.03)
     ("offset_sign", 0, "offset_sign must be +1 or -1, got 0"),
     ("offset_sign", 2, "got 2"),
     ("offset_sign", True, "got True"),
-    ("noise", -0.01, "noise must be a finite number >= 0, got -0.01"),
+    ("noise", -0.01, "noise must be a finite number >= 0.0, got -0.01"),
     ("noise", float("inf"), "got inf"),
     ("noise", float("nan"), "got nan"),
-    ("n", 0, "n must be a positive integer, got 0"),
+    ("n", 0, "n must be an integer >= 1, got 0"),
     ("n", 2.0, "got 2.0"),
     ("n", True, "got True"),
 ])
@@ -365,9 +366,20 @@ def test_bad_size_raises(size, message):
 
 @pytest.mark.parametrize("seed,message", [(-1, "got -1"), (1.5, "got 1.5"), ("0", "got '0'")])
 def test_bad_seed_raises(seed, message):
-    with pytest.raises(ValueError, match="seed must be a non-negative integer") as e:
+    with pytest.raises(ValueError, match="seed must be an integer >= 0") as e:
         data.shapes(2, "circle", 0.5, -1, 0.0, seed=seed)
     assert message in str(e.value)
+
+
+def test_numpy_integer_counts_sizes_and_seeds_draw_what_the_python_ints_draw():
+    # gan_lab.checks takes NumPy integers wherever it takes ints (an np.arange loop variable, say)
+    a = data.shapes(np.int64(3), "triangle", 0.6, -1, 0.03, size=np.int64(16), seed=np.int64(2))
+    assert np.array_equal(a, data.shapes(3, "triangle", 0.6, -1, 0.03, size=16, seed=2))
+    x, y = data.shapes_dataset(data.SHAPES_TRAIN, np.int32(2), size=np.int64(12), seed=np.int64(5))
+    x0, y0 = data.shapes_dataset(data.SHAPES_TRAIN, 2, size=12, seed=5)
+    assert np.array_equal(x, x0) and np.array_equal(y, y0)
+    with pytest.raises(ValueError, match=r"size must be an integer >= 8, got .*4"):
+        data.shapes(2, "circle", 0.5, -1, 0.0, size=np.int64(4))
 
 
 def test_validation_happens_before_any_work(monkeypatch):
