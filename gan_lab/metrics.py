@@ -9,6 +9,7 @@ import numpy as np
 import ot
 import torch
 
+from . import checks
 from .data import Modes, modes as _modes
 
 __all__ = ["wasserstein1", "mode_coverage", "ModeCoverage", "average_ranks", "auroc", "pairwise_auroc",
@@ -73,11 +74,8 @@ def mode_coverage(samples: Array, mixture: Union[str, Modes], *, n_std: float = 
     if not isinstance(mixture, (str, Modes)):
         raise ValueError(f"mixture must be a data-set name or a Modes, got {type(mixture).__name__}")
     m = _modes(mixture) if isinstance(mixture, str) else mixture
-    if isinstance(n_std, bool) or not isinstance(n_std, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(n_std) or not n_std > 0:
-        raise ValueError(f"n_std must be a positive finite number, got {n_std!r}")
-    if isinstance(min_count, bool) or not isinstance(min_count, (int, np.integer)) or min_count < 1:
-        raise ValueError(f"min_count must be an integer >= 1, got {min_count!r}")
+    checks.positive_number("n_std", n_std)
+    checks.integer("min_count", min_count, 1)
     x = as_points("samples", samples)
     centers = m.centers.double().numpy()
     if x.shape[1] != centers.shape[1]:
@@ -162,9 +160,7 @@ def pairwise_auroc(scores: Array, labels: Array, n_classes: Optional[int] = None
         raise ValueError(f"labels must be non-negative, got {int(lab.min())}")
     if n_classes is None:
         n_classes = int(lab.max()) + 1
-    elif not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
-    elif lab.max() >= n_classes:
+    elif checks.integer("n_classes", n_classes, 1) <= lab.max():
         raise ValueError(f"label {int(lab.max())} is out of range for n_classes={n_classes}")
     if n_classes < 2:
         raise ValueError(f"pairwise_auroc needs scores of at least two classes; the labels hold only class "

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import metrics
+from . import checks, metrics
 from .data import ShapeClass
 
 __all__ = ["score", "ScoreLog", "shift", "class_means", "OneFeaturePair", "one_feature_pairs", "pair_aurocs",
@@ -57,8 +57,7 @@ def score(critic: nn.Module, x: torch.Tensor, *, batch_size: int = 200) -> torch
     result does not depend on ``batch_size`` beyond float rounding (the critic has no batch norm). The critic's
     train/eval mode is left as it was.
     """
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    batch_size = checks.integer("batch_size", batch_size, 1)
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or len(x) == 0:
         raise ValueError(f"x must be a non-empty (n, C, H, W) tensor of images, got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
@@ -84,10 +83,9 @@ class ScoreLog:
 
     def __init__(self, x: torch.Tensor, *, every: int, at: Iterable[int] = (), samples_at: Iterable[int] = (),
                  n_samples: int = 16, sample_seed: int = 1234) -> None:
-        if not isinstance(every, int) or isinstance(every, bool) or every < 1:
-            raise ValueError(f"every must be a positive integer, got {every!r}")
-        if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        every = checks.integer("every", every, 1)
+        n_samples = checks.integer("n_samples", n_samples, 1)
+        sample_seed = checks.seed("sample_seed", sample_seed)
         self.x, self.every = x, every
         self.at, self.samples_at = frozenset(at), frozenset(samples_at)
         self.n_samples, self.sample_seed = n_samples, sample_seed
@@ -120,7 +118,7 @@ def class_means(scores: Array, labels: Array, n_classes: Optional[int] = None) -
     """The mean score m_c of each class c = 0..C-1, a float64 tensor (C,); every class needs a score."""
     s = _tensor("scores", scores).double()
     lab = _labels(s, labels)
-    n = int(lab.max()) + 1 if n_classes is None else n_classes
+    n = int(lab.max()) + 1 if n_classes is None else checks.integer("n_classes", n_classes, 1)
     if lab.max() >= n:
         raise ValueError(f"label {int(lab.max())} is out of range for n_classes={n}")
     counts = torch.bincount(lab, minlength=n)
@@ -196,8 +194,7 @@ def separated_fraction(scores: Array, labels: Array, *, margin: float = 0.05,
                        n_classes: Optional[int] = None) -> float:
     """The fraction of the C(C-1)/2 pairs of classes {i, j} with |A_ij - 1/2| >= 1/2 - ``margin``: pairs whose
     AUROC is within ``margin`` of 0 or of 1, i.e. that the scores alone nearly always tell apart."""
-    if not 0 <= margin < 0.5:
-        raise ValueError(f"margin must be in [0, 0.5), got {margin!r}")
+    checks.number_at_least("margin", margin, 0.0, below=0.5)
     A = metrics.pairwise_auroc(scores, labels, n_classes)
     n = A.shape[0]
     if n < 2:

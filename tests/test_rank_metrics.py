@@ -118,7 +118,9 @@ def test_pairwise_auroc_of_separated_classes_and_explicit_n_classes():
     ([1.0, 2.0], [0, 2], None, r"classes \[1\] have no scores"),
     ([1.0, 2.0], [0, 1], 3, r"classes \[2\] have no scores"),
     ([1.0, 2.0], [0, 3], 2, "out of range for n_classes=2"),
-    ([1.0, 2.0], [0, 1], 0, "n_classes must be a positive integer"),
+    ([1.0, 2.0], [0, 1], 0, "n_classes must be an integer >= 1, got 0"),
+    ([1.0, 2.0], [0, 1], True, "n_classes must be an integer >= 1, got True"),
+    ([1.0, 2.0], [0, 1], 2.0, "n_classes must be an integer >= 1, got 2.0"),
     ([1.0, float("nan")], [0, 1], None, "scores contains NaN"),
 ])
 def test_pairwise_auroc_rejects_bad_input(scores, labels, n_classes, match):

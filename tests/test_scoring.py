@@ -1,6 +1,8 @@
 """gan_lab.scoring (a critic's scores of labelled test classes) and the ridge plot that draws them
 (plots.ridge), against brute-force definitions."""
 import itertools
+import math
+import re
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -56,7 +58,9 @@ def test_score_of_a_conv_critic_matches_one_forward_pass_and_keeps_its_mode():
     assert critic.training and not s.requires_grad
 
 
-@pytest.mark.parametrize("kwargs, match", [(dict(batch_size=0), "batch_size"), (dict(batch_size=2.0), "batch_size")])
+@pytest.mark.parametrize("kwargs, match", [(dict(batch_size=0), "batch_size must be an integer >= 1, got 0"),
+                                           (dict(batch_size=2.0), "batch_size must be an integer >= 1, got 2.0"),
+                                           (dict(batch_size=True), "batch_size must be an integer >= 1, got True")])
 def test_score_rejects_bad_batch_sizes(kwargs, match):
     with pytest.raises(ValueError, match=match):
         scoring.score(Affine(), torch.zeros(2, 3, 4, 4), **kwargs)
@@ -87,6 +91,26 @@ def test_score_log_scores_at_every_kth_step_and_at_the_milestones():
     assert sorted(log.scores) == [3, 4, 8, 10]
     assert list(log.samples) == [10] and drawn == [(2, 1234)]
     torch.testing.assert_close(log.scores[8], scoring.score(f, x))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(every=0), "every must be an integer >= 1, got 0"),
+    (dict(every=2.0), "every must be an integer >= 1, got 2.0"),
+    (dict(every=2, n_samples=True), "n_samples must be an integer >= 1, got True"),
+    (dict(every=2, sample_seed=-1), "sample_seed must be an integer >= 0, got -1"),
+    (dict(every=2, sample_seed="7"), "sample_seed must be an integer >= 0, got '7'"),
+])
+def test_score_log_refuses_bad_counts_and_seeds_when_built_before_any_training(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        scoring.ScoreLog(torch.zeros(2, 3, 4, 4), **kwargs)
+
+
+def test_numpy_integer_batch_sizes_and_counts_are_taken_as_ints():
+    x = torch.randn(9, 3, 4, 4, generator=torch.Generator().manual_seed(2))
+    f = Affine()
+    assert torch.equal(scoring.score(f, x, batch_size=np.int64(4)), scoring.score(f, x, batch_size=4))
+    log = scoring.ScoreLog(x, every=np.int64(3), n_samples=np.int32(2))
+    assert type(log.every) is int and type(log.n_samples) is int and (log.every, log.n_samples) == (3, 2)
 
 
 def test_score_log_during_a_real_run_gives_the_final_critics_scores():
@@ -130,6 +154,8 @@ def test_class_means_match_a_loop_and_accept_numpy_and_columns():
     (lambda: scoring.class_means(torch.ones(3), torch.tensor([0, 1, 1]), n_classes=3), r"classes \[2\]"),
     (lambda: scoring.class_means(torch.ones(3), torch.tensor([0, 1])), "one entry per score"),
     (lambda: scoring.class_means(torch.ones(2), torch.tensor([0.0, 1.0])), "integers"),
+    (lambda: scoring.class_means(torch.ones(2), torch.tensor([0, 1]), n_classes=True), "n_classes must be an integer >= 1, got True"),
+    (lambda: scoring.class_means(torch.ones(2), torch.tensor([0, 1]), n_classes=2.0), "n_classes must be an integer >= 1, got 2.0"),
     (lambda: scoring.shift(torch.ones(2), torch.tensor([0, 1]), 3), "class 3 has no scores"),
     (lambda: scoring.shift(torch.ones(2), torch.tensor([0, -1])), "non-negative"),
 ])
@@ -209,8 +235,9 @@ def test_separated_fraction_counts_pairs_near_zero_or_one():
     A = metrics.pairwise_auroc(scores, labels)
     brute = np.mean([abs(A[i, j].item() - 0.5) >= 0.45 for i, j in itertools.combinations(range(5), 2)])
     assert scoring.separated_fraction(scores, labels) == pytest.approx(brute)
-    with pytest.raises(ValueError, match="margin"):
-        scoring.separated_fraction(scores, labels, margin=0.5)
+    for bad in (0.5, -0.1, math.nan, True, "0.1"):
+        with pytest.raises(ValueError, match=re.escape(f"margin must be a finite number in [0.0, 0.5), got {bad!r}")):
+            scoring.separated_fraction(scores, labels, margin=bad)
 
 
 # ---- plots.ridge ---------------------------------------------------------------------------------------
