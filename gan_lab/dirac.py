@@ -24,10 +24,11 @@ Every function works elementwise on tensors, so a batch of starting points runs 
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Union
 
 import torch
+
+from . import checks
 
 __all__ = ["UPDATES", "value", "gradient_step", "iterate", "simulate", "distance", "update_matrix",
            "eigenvalues", "spectral_radius"]
@@ -37,20 +38,11 @@ Number = Union[float, torch.Tensor]
 Step = Callable[[torch.Tensor, torch.Tensor, float], tuple]
 
 
-def _check_lr(lr: float) -> None:
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number, got {lr!r}")
-
-
-def _check_update(update: str) -> None:
-    if update not in UPDATES:
-        raise ValueError(f"unknown update {update!r}; use one of {UPDATES}")
-
-
-def _check_penalty(penalty: float) -> None:
-    if isinstance(penalty, bool) or not isinstance(penalty, (int, float)) or not math.isfinite(penalty) \
-            or penalty < 0:
-        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
+def _check_step(lr: float, update: str, penalty: float) -> tuple[float, float]:
+    """(lr, penalty) as floats, once the step size, the update and the penalty are checked."""
+    lr = checks.positive_number("lr", lr)
+    checks.choice("update", update, UPDATES)
+    return lr, checks.number_at_least("penalty", penalty, 0.0)
 
 
 def _as_tensor(name: str, x: Number) -> torch.Tensor:
@@ -77,9 +69,7 @@ def gradient_step(theta: torch.Tensor, psi: torch.Tensor, lr: float, *, update: 
     psi' = psi - eta theta - eta gamma psi. The generator descends V: theta' = theta + eta psi, with the
     old psi (``update="simultaneous"``) or the critic's new psi' (``"alternating"``, critic first).
     """
-    _check_lr(lr)
-    _check_update(update)
-    _check_penalty(penalty)
+    lr, penalty = _check_step(lr, update, penalty)
     psi_new = psi - lr * theta - lr * penalty * psi
     theta_new = theta + lr * (psi if update == "simultaneous" else psi_new)
     return theta_new, psi_new
@@ -93,9 +83,8 @@ def iterate(step: Step, theta0: Number, psi0: Number, *, lr: float, steps: int
     (row 0 the start). theta0 and psi0 must have the same shape (a batch of starting points is one tensor
     each). A step that returns NaN or Inf raises ValueError naming the step.
     """
-    _check_lr(lr)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    checks.positive_number("lr", lr)
+    steps = checks.integer("steps", steps, 0)
     if not callable(step):
         raise ValueError(f"step must be a function (theta, psi, lr) -> (theta, psi), got {step!r}")
     theta, psi = _as_tensor("theta0", theta0), _as_tensor("psi0", psi0)
@@ -118,9 +107,7 @@ def iterate(step: Step, theta0: Number, psi0: Number, *, lr: float, steps: int
 def simulate(theta0: Number, psi0: Number, *, lr: float, steps: int, update: str = "simultaneous",
              penalty: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``steps`` gradient steps (``gradient_step``) from (theta0, psi0); (thetas, psis) as in ``iterate``."""
-    _check_lr(lr)
-    _check_update(update)
-    _check_penalty(penalty)
+    _check_step(lr, update, penalty)
     return iterate(lambda th, ps, eta: gradient_step(th, ps, eta, update=update, penalty=penalty),
                    theta0, psi0, lr=lr, steps=steps)
 
@@ -136,10 +123,7 @@ def update_matrix(lr: float, *, update: str = "simultaneous", penalty: float = 0
     simultaneous: A = I + eta J, J = [[0, 1], [-1, -gamma]];
     alternating:  A = [[1 - eta^2, eta (1 - eta gamma)], [-eta, 1 - eta gamma]] (critic first).
     """
-    _check_lr(lr)
-    _check_update(update)
-    _check_penalty(penalty)
-    eta, gamma = float(lr), float(penalty)
+    eta, gamma = _check_step(lr, update, penalty)
     if update == "simultaneous":
         rows = [[1.0, eta], [-eta, 1.0 - eta * gamma]]
     else:

@@ -1,6 +1,7 @@
 """gan_lab.dirac: the Dirac-GAN's updates against their closed forms."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -94,6 +95,28 @@ def test_equilibrium_is_a_fixed_point_and_iterate_keeps_shapes():
 def test_bad_input_is_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         dirac.simulate(1.0, 1.0, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(lr=True), "lr must be a positive finite number, got True"),
+    (dict(lr="0.1"), "lr must be a positive finite number, got '0.1'"),
+    (dict(lr=0.1, steps=2.0), "steps must be an integer >= 0, got 2.0"),
+    (dict(lr=0.1, steps=False), "steps must be an integer >= 0, got False"),
+    (dict(lr=0.1, update=None), "unknown update None; use one of ('simultaneous', 'alternating')"),
+    (dict(lr=0.1, penalty=-1.0), "penalty must be a finite number >= 0.0, got -1.0"),
+    (dict(lr=0.1, penalty=True), "penalty must be a finite number >= 0.0, got True"),
+])
+def test_bad_input_is_refused_with_a_message_naming_the_argument_and_its_value(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        dirac.simulate(1.0, 1.0, **dict(dict(steps=3), **kwargs))
+    assert str(err.value) == message
+
+
+def test_numpy_scalars_step_like_python_numbers():
+    a = dirac.simulate(1.0, 0.5, lr=0.25, steps=4, penalty=0.5)
+    b = dirac.simulate(1.0, 0.5, lr=np.float64(0.25), steps=np.int64(4), penalty=np.float32(0.5))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.equal(dirac.update_matrix(np.float32(0.25)), dirac.update_matrix(0.25))
 
 
 def test_iterate_refuses_mismatched_shapes_and_non_finite_steps():
