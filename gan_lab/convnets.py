@@ -32,6 +32,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from . import checks
 from .nets import MLP, ReLU
 
 __all__ = ["Generator", "MLPGenerator", "Critic", "LeakyReLU", "generator_for", "SIZES", "KINDS", "NORMS",
@@ -43,23 +44,16 @@ NORMS = ("none", "layer", "spectral")
 GENERATORS = ("dcgan", "resnet", "dcgan-no-bn-constant-width", "mlp")   # the names ``generator_for`` builds
 
 
-def _check(noise_dim: "int | None", size: int, width: int, kind: str, norm: str = "none") -> None:
-    for label, value in (("noise_dim", noise_dim), ("width", width)):
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{label} must be a positive integer, got {value!r}")
-    if type(size) is not int or size not in SIZES:
+def _check(noise_dim: "int | None", size: int, width: int, kind: str, norm: str = "none") -> tuple:
+    """(noise_dim, width) as ints, once every argument is checked (noise_dim None: a critic has none)."""
+    if noise_dim is not None:
+        noise_dim = checks.integer("noise_dim", noise_dim, 1)
+    width = checks.integer("width", width, 1)
+    if type(size) is not int or size not in SIZES:      # exactly an int: 32.0 or a NumPy 32 is refused
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; use one of {KINDS}")
-    if norm not in NORMS:
-        raise ValueError(f"unknown critic norm {norm!r}; use one of {NORMS}")
-
-
-def _check_flag(label: str, value) -> None:
-    if not isinstance(value, bool):
-        raise ValueError(f"{label} must be True or False, got {value!r}")
+    checks.choice("kind", kind, KINDS)
+    checks.choice("critic norm", norm, NORMS)
+    return noise_dim, width
 
 
 class _LeakyReLUFunction(torch.autograd.Function):
@@ -174,9 +168,9 @@ class Generator(nn.Module):
     def __init__(self, noise_dim: int = 128, size: int = 32, width: int = 64, kind: str = "dcgan", *,
                  batch_norm: bool = True, constant_width: bool = False) -> None:
         super().__init__()
-        _check(noise_dim, size, width, kind)
-        _check_flag("batch_norm", batch_norm)
-        _check_flag("constant_width", constant_width)
+        noise_dim, width = _check(noise_dim, size, width, kind)
+        checks.boolean("batch_norm", batch_norm)
+        checks.boolean("constant_width", constant_width)
         self.noise_dim, self.size, self.width, self.kind = noise_dim, size, width, kind
         self.batch_norm, self.constant_width = batch_norm, constant_width
         k = int(math.log2(size // 4))                       # number of doublings from 4 x 4
@@ -223,9 +217,8 @@ class MLPGenerator(nn.Module):
 
     def __init__(self, noise_dim: int = 128, size: int = 32, *, width: int = 512, depth: int = 4) -> None:
         super().__init__()
-        _check(noise_dim, size, width, "dcgan")
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-            raise ValueError(f"depth must be a positive integer, got {depth!r}")
+        noise_dim, width = _check(noise_dim, size, width, "dcgan")
+        depth = checks.integer("depth", depth, 1)
         self.noise_dim, self.size, self.width, self.depth = noise_dim, size, width, depth
         self.mlp = MLP(noise_dim, 3 * size * size, width=width, depth=depth, activation="relu")
 
@@ -245,8 +238,7 @@ def generator_for(name: str, noise_dim: int = 128, size: int = 32, width: int = 
     - ``"mlp"``: ``MLPGenerator(noise_dim, size)``, the paper's 4 x 512 ReLU MLP. ``width`` counts
       convolution channels and does not apply to it (its hidden layers have 512 units).
     """
-    if name not in GENERATORS:
-        raise ValueError(f"unknown generator {name!r}; use one of {GENERATORS}")
+    checks.choice("generator", name, GENERATORS)
     if name == "mlp":
         _check(noise_dim, size, width, "dcgan")
         return MLPGenerator(noise_dim, size)
@@ -275,7 +267,7 @@ class Critic(nn.Module):
 
     def __init__(self, size: int = 32, width: int = 64, kind: str = "dcgan", norm: str = "none") -> None:
         super().__init__()
-        _check(None, size, width, kind, norm)
+        _, width = _check(None, size, width, kind, norm)
         self.size, self.width, self.kind, self.norm = size, width, kind, norm
         if kind == "dcgan":
             k = int(math.log2(size // 4))

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import spectral
+from . import checks, spectral
 
 __all__ = ["ReLU", "MLP", "StackedMLP", "SpectralNormLinear", "generator", "discriminator", "critic", "ParallelLines",
            "ACTIVATIONS", "check_fits"]
@@ -96,15 +96,10 @@ class MLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, *, width: int = 512, depth: int = 3,
                  activation: str = "relu", spectral_norm: bool = False) -> None:
         super().__init__()
-        for label, value in (("in_dim", in_dim), ("out_dim", out_dim), ("width", width)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{label} must be a positive integer, got {value!r}")
-        if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-            raise ValueError(f"depth must be a non-negative integer, got {depth!r}")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
-        if not isinstance(spectral_norm, bool):
-            raise ValueError(f"spectral_norm must be True or False, got {spectral_norm!r}")
+        in_dim, out_dim = checks.integer("in_dim", in_dim, 1), checks.integer("out_dim", out_dim, 1)
+        width, depth = checks.integer("width", width, 1), checks.integer("depth", depth, 0)
+        checks.choice("activation", activation, ACTIVATIONS)
+        checks.boolean("spectral_norm", spectral_norm)
 
         def linear(n_in: int, n_out: int, index: int) -> nn.Linear:
             return SpectralNormLinear(n_in, n_out, seed=index) if spectral_norm else nn.Linear(n_in, n_out)

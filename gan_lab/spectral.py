@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import settings
+from . import checks, settings
 
 __all__ = ["largest_singular_value", "power_iteration", "SpectralNorm", "EPS"]
 
@@ -113,8 +113,7 @@ def power_iteration(weight: torch.Tensor, u: torch.Tensor, n_iterations: int = 1
     """
     weight = _weight(weight)
     _check_vector(weight, u)
-    if not isinstance(n_iterations, int) or isinstance(n_iterations, bool) or n_iterations < 1:
-        raise ValueError(f"n_iterations must be a positive integer, got {n_iterations!r}")
+    n_iterations = checks.integer("n_iterations", n_iterations, 1)
     if not (isinstance(eps, float) and 0 < eps < 1):
         raise ValueError(f"eps must be a float in (0, 1), got {eps!r}")
     batch = tuple(u.shape[:-1])
@@ -153,8 +152,7 @@ class SpectralNorm(nn.Module):
                 or not 0 <= batch_dims <= weight.dim() - 2:
             raise ValueError(f"batch_dims must be an integer from 0 to {weight.dim() - 2} for a weight of shape "
                              f"{tuple(weight.shape)}, got {batch_dims!r}")
-        if not isinstance(n_iterations, int) or isinstance(n_iterations, bool) or n_iterations < 1:
-            raise ValueError(f"n_iterations must be a positive integer, got {n_iterations!r}")
+        n_iterations = checks.integer("n_iterations", n_iterations, 1)
         if not (isinstance(eps, float) and 0 < eps < 1):
             raise ValueError(f"eps must be a float in (0, 1), got {eps!r}")
         shape = tuple(weight.shape[:batch_dims + 1])

@@ -5,6 +5,7 @@ network bit-identical to the one built before those options existed."""
 import copy
 import hashlib
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -145,6 +146,33 @@ def test_dcgan_channels_double_per_halving():
 def test_bad_arguments_raise_naming_the_value(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Generator(noise_dim=0), "noise_dim must be an integer >= 1, got 0"),
+    (lambda: Generator(width=True), "width must be an integer >= 1, got True"),
+    (lambda: Generator(size=32.0), f"size must be one of {SIZES}, got 32.0"),
+    (lambda: Generator(kind="vgg"), f"unknown kind 'vgg'; use one of {KINDS}"),
+    (lambda: Generator(batch_norm=1), "batch_norm must be True or False, got 1"),
+    (lambda: MLPGenerator(depth=0), "depth must be an integer >= 1, got 0"),
+    (lambda: Critic(norm="batch"), "unknown critic norm 'batch'; use one of ('none', 'layer', 'spectral')"),
+    (lambda: generator_for("wgan"), f"unknown generator 'wgan'; use one of {GENERATORS}"),
+])
+def test_messages_name_the_argument_and_show_the_value(make, message):
+    with pytest.raises(ValueError) as err:
+        make()
+    assert str(err.value) == message
+
+
+def test_numpy_integer_widths_build_the_networks_python_ints_build():
+    for make in (lambda n, w: Generator(noise_dim=n, size=16, width=w), lambda n, w: Critic(size=16, width=w),
+                 lambda n, w: MLPGenerator(noise_dim=n, size=16, width=w, depth=2)):
+        torch.manual_seed(0)
+        a = make(np.int64(8), np.int64(4))
+        torch.manual_seed(0)
+        b = make(8, 4)
+        assert type(a.width) is int and a.width == 4
+        assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
 
 
 def test_wrong_input_shapes_raise():

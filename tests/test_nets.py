@@ -1,5 +1,8 @@
 """gan_lab.nets: the MLPs, and the custom ReLU that must be numerically identical to nn.ReLU."""
 import copy
+import re
+
+import numpy as np
 
 import pytest
 import torch
@@ -160,6 +163,31 @@ def test_mlp_rejects_bad_sizes_and_activations_naming_them(kwargs, pattern):
     args.update(kwargs)
     with pytest.raises(ValueError, match=pattern):
         nets.MLP(args.pop("in_dim"), args.pop("out_dim"), **args)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(width=0), "width must be an integer >= 1, got 0"),
+    (dict(depth=-1), "depth must be an integer >= 0, got -1"),
+    (dict(depth=1.0), "depth must be an integer >= 0, got 1.0"),
+    (dict(in_dim=True), "in_dim must be an integer >= 1, got True"),
+    (dict(activation="gelu"), f"unknown activation 'gelu'; use one of {tuple(nets.ACTIVATIONS)}"),
+    (dict(activation=None), f"unknown activation None; use one of {tuple(nets.ACTIVATIONS)}"),
+    (dict(spectral_norm=np.True_), "spectral_norm must be True or False, got np.True_"),
+])
+def test_mlp_messages_name_the_argument_and_show_the_value(kwargs, message):
+    args = dict(dict(in_dim=2, out_dim=1, width=8, depth=2), **kwargs)
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        nets.MLP(args.pop("in_dim"), args.pop("out_dim"), **args)
+
+
+def test_numpy_integer_sizes_build_the_network_python_ints_build():
+    torch.manual_seed(0)
+    a = nets.MLP(np.int64(3), np.int32(2), width=np.int64(8), depth=np.int64(2))
+    torch.manual_seed(0)
+    b = nets.MLP(3, 2, width=8, depth=2)
+    assert all(type(v) is int for v in (a.in_dim, a.out_dim, a.width, a.depth))
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    nets.StackedMLP([a, b])                       # the same shape: they stack
 
 
 def test_parallel_lines_generator_puts_theta_first_and_a_uniform_second():

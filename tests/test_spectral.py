@@ -1,4 +1,5 @@
 """gan_lab.spectral: the exact sigma(W), power iteration converging to it, and the W / sigma map."""
+import numpy as np
 import pytest
 import torch
 
@@ -134,6 +135,15 @@ def test_a_zero_vector_or_a_zero_weight_gives_sigma_zero_not_nan():
 def test_power_iteration_rejects_bad_input_naming_it(weight, u, n, pattern):
     with pytest.raises(ValueError, match=pattern):
         spectral.power_iteration(weight, u, n)
+
+
+def test_n_iterations_is_a_count_of_at_least_one():
+    for bad in (0, True, 1.0, "2"):
+        with pytest.raises(ValueError, match=f"^n_iterations must be an integer >= 1, got {bad!r}$"):
+            spectral.power_iteration(torch.randn(5, 3), torch.randn(5), bad)
+        with pytest.raises(ValueError, match=f"^n_iterations must be an integer >= 1, got {bad!r}$"):
+            spectral.SpectralNorm(torch.randn(4, 3), n_iterations=bad)
+    assert type(spectral.SpectralNorm(torch.randn(4, 3), n_iterations=np.int64(2)).n_iterations) is int
 
 
 def test_largest_singular_value_rejects_bad_batch_dims():
