@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checks
+
 __all__ = [
     "discriminator_loss",
     "generator_loss",
@@ -48,11 +50,10 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     - ``"non_saturating"``: -E[log D(G(z))] = E[softplus(-l)], same fixed points, and its gradient
       d/dl = -(1 - sigmoid(l)) -> -1 exactly when D rejects the fakes.
     """
+    checks.choice("generator loss", kind, GENERATOR_LOSSES)
     if kind == "saturating":
         return -F.softplus(fake_logits).mean()
-    if kind == "non_saturating":
-        return F.softplus(-fake_logits).mean()
-    raise ValueError(f"unknown generator loss {kind!r}; use one of {GENERATOR_LOSSES}")
+    return F.softplus(-fake_logits).mean()
 
 
 def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
@@ -102,9 +103,7 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 @torch.no_grad()
 def clip_weights(module: nn.Module, c: float) -> None:
     """Clamp every parameter of ``module`` to [-c, c] in place (the WGAN paper's Lipschitz constraint)."""
-    c = float(c)
-    if not c > 0 or c != c or c == float("inf"):
-        raise ValueError(f"clip value c must be a positive finite number, got {c!r}")
+    c = checks.positive_number("c", c)
     for p in module.parameters():
         p.clamp_(-c, c)
 

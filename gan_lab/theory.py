@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from . import checks
+
 __all__ = [
     "optimal_discriminator",
     "value_function",
@@ -84,12 +86,9 @@ def generator_gradient(d_of_fake: torch.Tensor, kind: str) -> torch.Tensor:
     saturating, loss log(1 - D): |-sigmoid(l)| = d, which vanishes as D rejects the fake (d -> 0);
     non-saturating, loss -log D: |-(1 - sigmoid(l))| = 1 - d, which is largest there.
     """
+    checks.choice("generator loss", kind, ("saturating", "non_saturating"))
     d = torch.as_tensor(d_of_fake, dtype=torch.float64)
-    if kind == "saturating":
-        return d
-    if kind == "non_saturating":
-        return 1 - d
-    raise ValueError(f"unknown generator loss {kind!r}; use 'saturating' or 'non_saturating'")
+    return d if kind == "saturating" else 1 - d
 
 
 def parallel_lines(theta: float) -> dict:

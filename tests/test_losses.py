@@ -67,6 +67,10 @@ def test_generator_loss_gradients_saturate_only_for_the_saturating_loss():
 def test_unknown_generator_loss_raises_value_error_naming_it():
     with pytest.raises(ValueError, match="'x'"):
         losses.generator_loss(LOGITS, "x")
+    for bad in (None, True):
+        with pytest.raises(ValueError) as err:
+            losses.generator_loss(LOGITS, bad)
+        assert str(err.value) == f"unknown generator loss {bad!r}; use one of ('saturating', 'non_saturating')"
 
 
 @pytest.mark.parametrize("loss", [
@@ -213,10 +217,14 @@ def test_clip_weights_clamps_every_parameter_to_minus_c_c_and_keeps_the_rest():
     assert any((b.abs() > c).any() for b in before)
 
 
-@pytest.mark.parametrize("c", [0, -0.01, float("nan"), float("inf")])
-def test_clip_weights_rejects_a_non_positive_or_non_finite_c_naming_it(c):
-    with pytest.raises(ValueError, match=f"got {float(c)!r}"):
-        losses.clip_weights(nn.Linear(2, 1), c)
+@pytest.mark.parametrize("c", [0, -0.01, float("nan"), float("inf"), True, "0.01", None])
+def test_clip_weights_rejects_a_non_positive_non_finite_or_non_number_c_naming_it(c):
+    layer = nn.Linear(2, 1)
+    before = [p.detach().clone() for p in layer.parameters()]
+    with pytest.raises(ValueError) as err:
+        losses.clip_weights(layer, c)
+    assert str(err.value) == f"c must be a positive finite number, got {c!r}"
+    assert all(torch.equal(p, b) for p, b in zip(layer.parameters(), before))     # refused before any clamp
 
 
 def test_penalty_with_given_eps_interpolates_at_exactly_those_weights():
