@@ -22,7 +22,6 @@ return).
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Optional, Union
 
@@ -152,10 +151,8 @@ def train_classifier(images: Images, labels: Union[torch.Tensor, np.ndarray], *,
         raise ValueError(f"label {top - 1} is out of range for n_classes={n_classes}")
     epochs = checks.integer("epochs", epochs, 1)
     batch_size = checks.integer("batch_size", batch_size, 1)
-    if not (isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive number, got {lr!r}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    lr = checks.positive_number("lr", lr)
+    seed = checks.seed("seed", seed)
     dev = resolve_device(device)
 
     with torch.random.fork_rng(devices=[]):
@@ -304,10 +301,9 @@ def kernel_inception_distance(real: Images, fake: Images, feature_net: nn.Module
 
     subsets = checks.integer("subsets", subsets, 1)
     batch_size = checks.integer("batch_size", batch_size, 1)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if subset_size is not None and (checks.integer("subset_size", subset_size, 1) < 2):
-        raise ValueError(f"subset_size must be at least 2, got {subset_size!r}")
+    seed = checks.seed("seed", seed)
+    if subset_size is not None:
+        subset_size = checks.integer("subset_size", subset_size, 2)
     r, f, d = _pair(real, fake, feature_net, 2)
     n = min(len(r), len(f))
     if subset_size is None:

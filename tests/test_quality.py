@@ -127,8 +127,9 @@ def test_same_seed_gives_the_same_weights_and_leaves_the_global_rng_alone():
     (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(size=64), "size=64 but the images are 32x32"),
     (np.zeros((4, 32, 32, 3), np.uint8), np.arange(4), dict(n_classes=3), "label 3 is out of range"),
     (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(epochs=0), "epochs must be an integer >= 1"),
-    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(lr=-1.0), "lr must be a positive"),
-    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(seed=-1), "seed must be a non-negative"),
+    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(lr=-1.0), r"^lr must be a positive finite number, got -1.0$"),
+    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(lr=True), r"^lr must be a positive finite number, got True$"),
+    (np.zeros((4, 32, 32, 3), np.uint8), np.zeros(4, int), dict(seed=-1), r"^seed must be an integer >= 0, got -1$"),
     (np.zeros((4, 3, 32, 32), np.uint8), np.zeros(4, int), {}, r"\(N, H, W, 3\)"),
     (torch.full((4, 3, 32, 32), 255.0), np.zeros(4, int), {}, r"must lie in \[-1, 1\], got values in \[255, 255\]"),
     (torch.zeros(4, 3, 32, 16), np.zeros(4, int), {}, "must be square"),
@@ -222,9 +223,11 @@ def test_kid_is_reproducible_from_its_seed_and_leaves_the_global_rng_alone(net, 
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(subsets=0), "subsets must be an integer >= 1"),
-    (dict(subset_size=1), "subset_size must be at least 2"),
+    (dict(subset_size=1), r"^subset_size must be an integer >= 2, got 1$"),
+    (dict(subset_size=2.0), r"^subset_size must be an integer >= 2, got 2.0$"),
     (dict(subset_size=11), r"subset_size=11 exceeds the smaller sample \(10 real, 12 fake\)"),
-    (dict(seed=-3), "seed must be a non-negative integer"),
+    (dict(seed=-3), r"^seed must be an integer >= 0, got -3$"),
+    (dict(seed=2**63), r"^seed must be below 2\*\*63"),
 ])
 def test_kid_rejects_bad_arguments(net, kwargs, match):
     rng = np.random.default_rng(5)
