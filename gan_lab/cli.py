@@ -36,7 +36,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
-from . import checkpoint, data, distributed, images, metrics, quality, runs, settings
+from . import checkpoint, checks, data, distributed, images, metrics, quality, runs, settings
 from .train import TrainConfig, train
 
 TOY_DATA = ("8gaussians", "25gaussians", "swissroll")
@@ -271,14 +271,8 @@ def _load(path: str) -> tuple[Any, dict]:
         raise UsageError(str(err).splitlines()[0]) from None
 
 
-def _positive(name: str, value: int) -> int:
-    if value <= 0:
-        raise UsageError(f"{name} must be a positive integer, got {value}")
-    return value
-
-
 def cmd_sample(args: argparse.Namespace) -> int:
-    n = _positive("--n", args.n)
+    n = checks.integer("--n", args.n, 1)
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".csv"):
         raise UsageError(f"--out {args.out!r}: give a .png (image grid / scatter) or .csv (toy points) file")
@@ -298,7 +292,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    _positive("--n", args.n)
+    checks.integer("--n", args.n, 1)
     result, meta = _load(args.checkpoint)
     if isinstance(result, list):
         result = result[0]

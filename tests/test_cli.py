@@ -71,7 +71,8 @@ def test_image_train_resumes_and_evaluate_gives_fid_and_kid(tmp_path):
     (["sample", "missing.pt", "--out", "a.png"], "no checkpoint at 'missing.pt'"),
     (["sample", "afile", "--out", "a.png"], "cannot read checkpoint 'afile'"),
     (["sample", "missing.pt", "--out", "a.txt"], "give a .png"),
-    (["evaluate", "missing.pt", "--n", "0"], "--n must be a positive integer"),
+    (["evaluate", "missing.pt", "--n", "0"], "gan_lab evaluate: error: --n must be an integer >= 1, got 0\n"),
+    (["sample", "missing.pt", "--n", "-2", "--out", "a.png"], "gan_lab sample: error: --n must be an integer >= 1, got -2\n"),
 ])
 def test_bad_arguments_are_one_clear_line_and_exit_2_before_any_file_is_written(tmp_path, args, message):
     (tmp_path / "afile").write_text("not a checkpoint")
