@@ -27,16 +27,24 @@ def integer(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
+def _finite(value: Any) -> bool:
+    """A finite real; an integer too large for a float (10**400) is not."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def positive_number(name: str, value: Any) -> float:
     """``value`` as a float if it is a finite number > 0."""
-    if not is_number(value) or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or not _finite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return float(value)
 
 
 def number_at_least(name: str, value: Any, minimum: float = 0.0, *, below: float = math.inf) -> float:
     """``value`` as a float if it is a finite number in [minimum, below)."""
-    if not is_number(value) or not math.isfinite(value) or value < minimum or value >= below:
+    if not is_number(value) or not _finite(value) or value < minimum or value >= below:
         where = f">= {minimum}" if below == math.inf else f"in [{minimum}, {below})"
         raise ValueError(f"{name} must be a finite number {where}, got {value!r}")
     return float(value)

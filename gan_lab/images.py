@@ -167,7 +167,9 @@ class ImageTrainConfig:
         if self.one_sided is not None:
             checks.boolean("one_sided", self.one_sided)
         checks.betas(self.betas)
-        self.objective_losses()   # checks generator_loss, label_smoothing, targets
+        if self.objective_losses().feature_matching:   # also checks generator_loss, label_smoothing, targets
+            raise ValueError("generator_loss='feature_matching' is for the toy MLPs (gan_lab.train) only; the conv "
+                             "critic has no features() yet")
         if self.amp not in (True, False, "auto", *_AMP_DTYPES) or isinstance(self.amp, (int, float)) and \
                 not isinstance(self.amp, bool):
             raise ValueError(f"amp must be True, False, 'auto', 'bfloat16' or 'float16', got {self.amp!r}")

@@ -28,6 +28,7 @@ __all__ = [
     "least_squares_discriminator_loss",
     "least_squares_generator_loss",
     "GENERATOR_LOSSES",
+    "feature_matching_loss",
 ]
 
 GENERATOR_LOSSES = ("saturating", "non_saturating")
@@ -164,3 +165,16 @@ def least_squares_generator_loss(fake: torch.Tensor, *, c: float = 1.0) -> torch
     fake = _scores("fake", fake)
     c = _target("c", c)
     return 0.5 * ((fake - c) ** 2).mean()
+
+
+def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
+    """||E[h(x)] - E[h(G(z))]||_2^2: feature matching (Salimans et al. 2016, Sec. 3.1). The generator matches
+    the mean of the discriminator's hidden activations h on real data instead of maximising D's output, so it
+    chases statistics of the data rather than the current discriminator's favourite points. The features are
+    (n, k) tensors; the real ones carry no gradient."""
+    if not isinstance(real_features, torch.Tensor) or not isinstance(fake_features, torch.Tensor) \
+            or real_features.dim() != 2 or real_features.shape[1:] != fake_features.shape[1:]:
+        shapes = [tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+                  for t in (real_features, fake_features)]
+        raise ValueError(f"real_features and fake_features must be (n, k) tensors with the same k, got {shapes}")
+    return (real_features.detach().mean(dim=0) - fake_features.mean(dim=0)).pow(2).sum()

@@ -117,6 +117,11 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """h(x), the activations of the last hidden layer (x itself if depth = 0): what feature matching
+        compares (Salimans et al. 2016). ``forward(x)`` is the last Linear applied to it."""
+        return self.net[:-1](x)
+
 
 class StackedMLP(nn.Module):
     """K MLPs of one shape run as a single batched computation: x of shape (K, n, in) -> (K, n, out).
@@ -165,8 +170,19 @@ class StackedMLP(nn.Module):
         if x.dim() != 3 or x.shape[0] != len(self) or x.shape[2] != self.in_dim:
             raise ValueError(f"StackedMLP of {len(self)} networks takes x of shape ({len(self)}, n, {self.in_dim}), "
                              f"got {tuple(x.shape)}")
+        return self._layers(x, len(self.weights))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(K, n, width): each network's last hidden activations h(x) (``MLP.features``)."""
+        if x.dim() != 3 or x.shape[0] != len(self) or x.shape[2] != self.in_dim:
+            raise ValueError(f"StackedMLP of {len(self)} networks takes x of shape ({len(self)}, n, {self.in_dim}), "
+                             f"got {tuple(x.shape)}")
+        return self._layers(x, len(self.weights) - 1)
+
+    def _layers(self, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+        """The first ``n_layers`` Linear layers, each but the network's last followed by the activation."""
         last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(zip(self.weights[:n_layers], self.biases[:n_layers])):
             if self.spectral_norm:
                 w = self.spectral_norms[i](w)
             x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))

@@ -5,7 +5,8 @@ Lipschitz method, from ``losses``. A new GAN is a row of this table, not a new t
 name           critic / discriminator loss L_D                             generator loss L_G     Lipschitz
 =============  ==========================================================  =====================  ==========
 ``gan``        -E[log D(x)] - E[log(1 - D(G(z)))]  (logits; smoothed:       -E[log D(G(z))], or    --
-               real label 1 - alpha)                                        E[log(1 - D(G(z)))]
+               real label 1 - alpha)                                        E[log(1 - D(G(z)))], or
+                                                                            ||E h(x) - E h(G(z))||^2
 ``wgan-clip``  E[f(G(z))] - E[f(x)]                                         -E[f(G(z))]            clip to c
 ``wgan-gp``    E[f(G(z))] - E[f(x)] + lambda E[(||grad f(x_hat)|| - 1)^2]   -E[f(G(z))]            penalty
 ``lsgan``      1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]                 1/2 E[(D(G(z)) - c)^2]  --
@@ -28,7 +29,8 @@ import torch.nn.functional as F
 
 from . import checks, losses
 
-__all__ = ["Objective", "objective", "override", "NAMES", "OPTIONS", "WASSERSTEIN", "smoothed_discriminator_loss"]
+__all__ = ["Objective", "objective", "override", "NAMES", "OPTIONS", "WASSERSTEIN", "GAN_GENERATOR_LOSSES",
+           "smoothed_discriminator_loss"]
 
 NAMES = ("gan", "wgan-clip", "wgan-gp", "lsgan", "hinge")
 # The objective-specific settings (fields of TrainConfig / ImageTrainConfig) each objective takes.
@@ -41,18 +43,23 @@ OPTIONS = {
 }
 # Objectives whose critic is a Wasserstein critic: E[f(x)] - E[f(G(z))] estimates W1 (up to its constant).
 WASSERSTEIN = ("wgan-clip", "wgan-gp")
+# The GAN generator's losses: the minimax game's, the non-saturating one, and feature matching (Salimans et al.
+# 2016: the generator matches the mean hidden features h of the discriminator on real data).
+GAN_GENERATOR_LOSSES = (*losses.GENERATOR_LOSSES, "feature_matching")
 
 
 @dataclass(frozen=True)
 class Objective:
     """One objective: ``critic_loss(real_scores, fake_scores)`` (L_D, minimised by the critic, without the
     penalty), ``generator_loss(fake_scores)`` (L_G) and its Lipschitz method ``lipschitz``: ``"clip"``,
-    ``"penalty"`` or ``"none"``."""
+    ``"penalty"`` or ``"none"``. With ``feature_matching`` the generator's loss takes the critic's hidden
+    features of a real and a generated batch instead: ``generator_loss(h(x), h(G(z)))``."""
 
     name: str
     critic_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    generator_loss: Callable[[torch.Tensor], torch.Tensor]
+    generator_loss: Callable[..., torch.Tensor]
     lipschitz: str = "none"
+    feature_matching: bool = False
 
 
 def override(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:
@@ -80,18 +87,20 @@ def smoothed_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Te
 
 def objective(name: str, *, generator_loss: str = "non_saturating", label_smoothing: float = 0.0,
               targets: tuple = (0.0, 1.0, 1.0)) -> Objective:
-    """The objective ``name`` (one of ``NAMES``). ``generator_loss`` (``"non_saturating"`` or
-    ``"saturating"``) and ``label_smoothing`` alpha in [0, 1) are the GAN's; ``targets`` (a, b, c) are
+    """The objective ``name`` (one of ``NAMES``). ``generator_loss`` (``"non_saturating"``,
+    ``"saturating"`` or ``"feature_matching"``) and ``label_smoothing`` alpha in [0, 1) are the GAN's; ``targets`` (a, b, c) are
     LSGAN's labels: fake a, real b, and c, the value the generator wants D to give its samples."""
     checks.choice("objective", name, NAMES)
     if name == "gan":
-        checks.choice("generator_loss", generator_loss, losses.GENERATOR_LOSSES)
+        checks.choice("generator_loss", generator_loss, GAN_GENERATOR_LOSSES)
         alpha = checks.number_at_least("label_smoothing", label_smoothing, 0.0, below=1.0)
         if alpha == 0:
             d_loss = losses.discriminator_loss
         else:
             def d_loss(real, fake):
                 return smoothed_discriminator_loss(real, fake, alpha)
+        if generator_loss == "feature_matching":
+            return Objective(name, d_loss, losses.feature_matching_loss, feature_matching=True)
         return Objective(name, d_loss, lambda fake: losses.generator_loss(fake, generator_loss))
     if name in WASSERSTEIN:
         return Objective(name, losses.critic_loss, losses.wasserstein_generator_loss,

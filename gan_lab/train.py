@@ -70,7 +70,7 @@ class TrainConfig:
     lr_d: Optional[float] = None
     betas: Optional[tuple] = None          # Adam's (beta1, beta2)
     # objective-specific (None: the objective's default; set for an objective it does not apply to: an error)
-    generator_loss: Optional[str] = None   # "gan": "non_saturating" (default) or "saturating"
+    generator_loss: Optional[str] = None   # "gan": "non_saturating" (default), "saturating" or "feature_matching"
     label_smoothing: Optional[float] = None  # "gan": one-sided, real label 1 - alpha (default 0)
     penalty_weight: Optional[float] = None  # "wgan-gp": lambda, 0.1 as in the WGAN-GP authors' toy script (paper: 10)
     one_sided: Optional[bool] = None       # "wgan-gp": penalise only gradient norms above 1 (default False)
@@ -205,6 +205,9 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
         nets.check_fits("generator", G, cfg.noise_dim, [(2, dim)], dev)
     if critic is not None:
         nets.check_fits("critic", D, dim * cfg.pack, [(2,), (2, 1)], dev)
+        if cfg.generator_loss == "feature_matching" and not callable(getattr(D, "features", None)):
+            raise ValueError("generator_loss='feature_matching' needs a critic with a features(x) method (its "
+                             f"hidden activations, as nets.MLP has); got a {type(D).__name__} without one")
     (result,) = _train_stack(real, [cfg], G, D, dev, on_log)
     if result.diverged is not None:
         raise TrainingDiverged(result.diverged, result)
@@ -262,6 +265,7 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
     stacked = isinstance(G, nets.StackedMLP)
     g_fn = G if stacked else (lambda x: G(x[0]).unsqueeze(0))   # (K, n, .) -> (K, n, .)
     d_fn = D if stacked else (lambda x: D(x[0]).unsqueeze(0))
+    h_fn = D.features if stacked else (lambda x: D.features(x[0]).unsqueeze(0))   # feature matching only
     opt_g = loop.optimizer(cfg.generator_optimizer, G.parameters(), cfg.lr_g, cfg.betas)
     opt_d = loop.optimizer(cfg.optimizer, D.parameters(), cfg.lr_d, cfg.betas)
     game = cfg.objective_losses()
@@ -399,16 +403,23 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
 
         # ---- generator: one step against a frozen critic ----------------------------------------------
         D.requires_grad_(False)
-        zs, jitters = [], []
+        zs, jitters, reals = [], [], []
         for c, rng in zip(cfgs, rngs):
             zs.append(torch.randn(B, c.noise_dim, generator=rng))
             if noisy:
                 jitters.append(torch.randn(B, dim, generator=rng))
+            if game.feature_matching:       # a real batch to match, after z: other runs draw as before
+                reals.append(sample_real(B, rng))
         fake = g_fn(torch.stack(zs).to(dev))
         if noisy:
             fake = fake + sigma * torch.stack(jitters).to(dev)
-        gen_s = d_fn(packed(fake))
-        loss_g = torch.stack([game.generator_loss(s) for s in gen_s])
+        if game.feature_matching:           # ||E h(x) - E h(G(z))||^2 on the critic's last hidden layer
+            with torch.no_grad():
+                real_h = h_fn(packed(torch.stack(reals).to(dev)))
+            loss_g = torch.stack([game.generator_loss(r, f) for r, f in zip(real_h, h_fn(packed(fake)))])
+        else:
+            gen_s = d_fn(packed(fake))
+            loss_g = torch.stack([game.generator_loss(s) for s in gen_s])
         opt_g.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         opt_g.step()
