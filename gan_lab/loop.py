@@ -6,7 +6,8 @@ common lives here, so a change to one is a change to both:
 
 - stopping: ``StopTraining`` (raised by an ``on_log`` callback to end a run) and ``TrainingDiverged``
   (a NaN/Inf loss; it carries the partial result);
-- ``configure``: a config dataclass with keyword overrides, unknown names refused;
+- ``configure``: a config dataclass with keyword overrides, unknown names refused (a new objective drops the
+  old one's own settings);
 - ``check_on_log`` and ``log_extras``: the ``on_log(result) -> dict`` protocol;
 - ``optimizer``: Adam (fused when the device has the kernel) or RMSProp;
 - ``RunState``: what a checkpoint of a run holds, saved and restored by one pair of functions.
@@ -21,7 +22,7 @@ from typing import Any, Callable, Iterable, Optional
 import torch
 from torch import nn
 
-from . import checks
+from . import checks, objectives
 
 __all__ = ["StopTraining", "TrainingDiverged", "configure", "check_on_log", "log_extras", "optimizer",
            "OPTIMIZERS", "RunState"]
@@ -52,6 +53,12 @@ def configure(config: Any, config_class: type, overrides: dict) -> Any:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+    if "objective" in known and "objective" in overrides:
+        # a change of objective takes the old objective's own settings with it (objectives.override): a
+        # WGAN-GP config's penalty weight does not follow it to objective="gan"
+        values = {name: getattr(base, name) for name in known}
+        kept = objectives.override(values, overrides)
+        return config_class(**{name: kept.get(name) for name in known})
     return replace(base, **overrides)
 
 

@@ -403,19 +403,24 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
 
         # ---- generator: one step against a frozen critic ----------------------------------------------
         D.requires_grad_(False)
-        zs, jitters, reals = [], [], []
+        zs, jitters, reals, real_jitters = [], [], [], []
         for c, rng in zip(cfgs, rngs):
             zs.append(torch.randn(B, c.noise_dim, generator=rng))
             if noisy:
                 jitters.append(torch.randn(B, dim, generator=rng))
             if game.feature_matching:       # a real batch to match, after z: other runs draw as before
                 reals.append(sample_real(B, rng))
+                if noisy:
+                    real_jitters.append(torch.randn(B, dim, generator=rng))
         fake = g_fn(torch.stack(zs).to(dev))
         if noisy:
             fake = fake + sigma * torch.stack(jitters).to(dev)
         if game.feature_matching:           # ||E h(x) - E h(G(z))||^2 on the critic's last hidden layer
+            real = torch.stack(reals).to(dev)
+            if noisy:
+                real = real + sigma * torch.stack(real_jitters).to(dev)
             with torch.no_grad():
-                real_h = h_fn(packed(torch.stack(reals).to(dev)))
+                real_h = h_fn(packed(real))
             loss_g = torch.stack([game.generator_loss(r, f) for r, f in zip(real_h, h_fn(packed(fake)))])
         else:
             gen_s = d_fn(packed(fake))

@@ -183,13 +183,6 @@ def test_objectives_other_than_wgan_clip_do_not_clip(pictures):
 
 # ---- keyword overrides ---------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="train_images(x, objective='gan', ...) without a config replaces the objective of the "
-                          "default ImageTrainConfig(), whose __post_init__ already filled in wgan-gp's "
-                          "penalty_weight=10.0 and one_sided=False, so every non-WGAN-GP objective given by keyword is "
-                          "refused "
-                          "('penalty_weight=10.0 does not apply to objective 'gan''); same for "
-                          "replace(ImageTrainConfig(objective='gan'), objective='hinge')")
 @pytest.mark.parametrize("objective", ["gan", "hinge"])
 def test_an_objective_given_by_keyword_trains_as_the_same_config_object(pictures, objective):
     fields = dict(size=16, width=8, noise_dim=8, steps=2, batch_size=4, n_critic=1, snapshots=0, log_every=1,
@@ -198,3 +191,12 @@ def test_an_objective_given_by_keyword_trains_as_the_same_config_object(pictures
     by_config = train_images(pictures, ImageTrainConfig(objective=objective, **fields), device="cpu")
     assert_bit_identical(by_keyword.generator, by_config.generator)
     assert by_keyword.config == by_config.config
+
+
+def test_replacing_the_objective_of_a_config_drops_the_old_objective_s_own_settings():
+    from gan_lab import loop
+    cfg = loop.configure(ImageTrainConfig(objective="wgan-gp", penalty_weight=3.0), ImageTrainConfig,
+                         {"objective": "hinge"})
+    assert cfg.objective == "hinge" and cfg.penalty_weight is None and cfg.one_sided is None
+    back = loop.configure(cfg, ImageTrainConfig, {"objective": "wgan-gp"})
+    assert back.penalty_weight == 10.0     # the new objective's default, not the 3.0 dropped on the way

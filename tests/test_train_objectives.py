@@ -199,10 +199,6 @@ class FeatureRecorder(Recorder):
         return self.net.features(x)
 
 
-@pytest.mark.xfail(strict=True, reason="with generator_loss='feature_matching' the generator step feeds the real "
-                   "batch to D.features without instance noise (train._train_stack: reals are drawn after z and "
-                   "jitter and never get sigma * noise), so instance_noise reaches only the fake half there, not "
-                   "'every critic input, real and fake' as TrainConfig.instance_noise says")
 def test_instance_noise_reaches_both_batches_of_feature_matching():
     point = torch.tensor([[1.0, -2.0]])
     B, sigma = 256, 0.5
