@@ -27,12 +27,14 @@ import test_exercises_ch04 as t04
 import test_exercises_ch05 as t05
 import test_exercises_ch06 as t06
 import test_exercises_ch07 as t07
-from classroom.hidden import ch01, ch02, ch03, ch04, ch05, ch06, ch07
+import test_exercises_ch08 as t08
+from classroom.hidden import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = {ch01: "01_minimax.ipynb", ch02: "02_divergences.ipynb", ch03: "03_wasserstein.ipynb",
              ch04: "04_weight_clipping.ipynb", ch05: "05_gradient_penalty.ipynb",
-             ch06: "06_shapes_wgan_gp.ipynb", ch07: "07_critic_classifier.ipynb"}
+             ch06: "06_shapes_wgan_gp.ipynb", ch07: "07_critic_classifier.ipynb",
+             ch08: "08_losses_and_normalisation.ipynb"}
 
 # label -> (hidden module, the student's function name, the CHECKS table, its key)
 EXERCISES = {
@@ -61,6 +63,12 @@ EXERCISES = {
     "ch7-ex-shift": (ch07, "shift_scores", t07.CHECKS, "shift scores"),
     "ch7-ex-rank": (ch07, "rank_consistency", t07.CHECKS, "rank consistency"),
     "ch7-ex-pairwise": (ch07, "pairwise_auroc", t07.CHECKS, "pairwise auroc"),
+    "ch8-ex-ls-loss": (ch08, "least_squares_discriminator_loss", t08.CHECKS, "least-squares loss"),
+    "ch8-ex-ls-optimum": (ch08, "least_squares_optimal_discriminator", t08.CHECKS,
+                          "least-squares optimal discriminator"),
+    "ch8-ex-power-iteration": (ch08, "power_iteration_step", t08.CHECKS, "power iteration step"),
+    "ch8-ex-smoothing": (ch08, "smoothed_discriminator_loss", t08.CHECKS, "one-sided label smoothing"),
+    "ch8-ex-pack": (ch08, "pack", t08.CHECKS, "pack"),
 }
 
 
@@ -263,6 +271,40 @@ def rank_of_class_sums(scores_a, scores_b, labels):
     return scipy.stats.spearmanr(sums[0].numpy(), sums[1].numpy()).statistic
 
 
+def ls_loss_column_only(real, fake, a, b):
+    """Right on (n, 1) scores, but indexes column 0: scores of shape (n,) break it."""
+    return 0.5 * ((real[:, 0] - b) ** 2).mean() + 0.5 * ((fake[:, 0] - a) ** 2).mean()
+
+
+def ls_d_star_1d_only(p, q, a, b):
+    """One number at a time: right for a vector of densities, fails on a grid."""
+    out = [(b * x + a * y) / (x + y) if x + y > 0 else (a + b) / 2 for x, y in zip(p.tolist(), q.tolist())]
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def power_step_float64_only(weight, u):
+    """Builds its vectors in float64 and multiplies them by the given matrix: fails on a float32 weight."""
+    v = weight.t() @ u.to(torch.float64)
+    v = v / v.norm()
+    u_new = weight @ v
+    u_new = u_new / u_new.norm()
+    return u_new @ weight @ v, u_new, v
+
+
+def smoothed_column_only(real, fake, alpha):
+    """Right on (n, 1) logits, but indexes column 0: logits of shape (n,) break it."""
+    r, f = real[:, 0], fake[:, 0]
+    return ((1 - alpha) * F.softplus(-r).mean() + alpha * F.softplus(r).mean() + F.softplus(f).mean())
+
+
+def pack_with_view(x, m):
+    """x.view(...): right on the contiguous batches of the visible check, an error on a transposed one."""
+    n, d = x.shape
+    if n % m:
+        raise ValueError(f"{n} samples do not split into packs of {m}")
+    return x.view(n // m, m * d)
+
+
 VISIBLE_ONLY = {
     "ch1-ex-optimal-d": [d_star_1d_loop, d_star_clamped],
     "ch1-ex-non-saturating": [non_saturating_by_cases, non_saturating_mean_over_first_axis],
@@ -289,6 +331,11 @@ VISIBLE_ONLY = {
     "ch7-ex-shift": ["memorised"],
     "ch7-ex-rank": [rank_of_class_sums],
     "ch7-ex-pairwise": ["memorised"],
+    "ch8-ex-ls-loss": [ls_loss_column_only],       # a memorised value has no gradient: the visible check fails it
+    "ch8-ex-ls-optimum": ["memorised", ls_d_star_1d_only],
+    "ch8-ex-power-iteration": ["memorised", power_step_float64_only],
+    "ch8-ex-smoothing": [smoothed_column_only],
+    "ch8-ex-pack": [pack_with_view],               # memorising cannot raise the ValueError the check asks for
 }
 
 
