@@ -120,11 +120,8 @@ class ImageTrainConfig:
     def __post_init__(self) -> None:
         checks.choice("objective", self.objective, objectives.NAMES)
         applies = objectives.OPTIONS[self.objective]
+        objectives.refuse_foreign_options(self.objective, {k: getattr(self, k) for k in _OPTION_DEFAULTS})
         for name in _OPTION_DEFAULTS:
-            if name not in applies and getattr(self, name) is not None:
-                users = [o for o, names in objectives.OPTIONS.items() if name in names]
-                raise ValueError(f"{name}={getattr(self, name)!r} does not apply to objective {self.objective!r} "
-                                 f"(only to {', '.join(map(repr, users))}); leave it unset")
             if name in applies and getattr(self, name) is None:
                 object.__setattr__(self, name, _OPTION_DEFAULTS[name])
         self._check()

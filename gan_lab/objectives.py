@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from . import checks, losses
 
 __all__ = ["Objective", "objective", "override", "NAMES", "OPTIONS", "WASSERSTEIN", "GAN_GENERATOR_LOSSES",
-           "smoothed_discriminator_loss"]
+           "smoothed_discriminator_loss", "refuse_foreign_options"]
 
 NAMES = ("gan", "wgan-clip", "wgan-gp", "lsgan", "hinge")
 # The objective-specific settings (fields of TrainConfig / ImageTrainConfig) each objective takes.
@@ -60,6 +60,16 @@ class Objective:
     generator_loss: Callable[..., torch.Tensor]
     lipschitz: str = "none"
     feature_matching: bool = False
+
+
+def refuse_foreign_options(name: str, settings: Mapping[str, Any]) -> None:
+    """Refuse, naming it, a setting of ``settings`` (None: unset) that belongs to another objective than ``name``."""
+    checks.choice("objective", name, NAMES)
+    for option, value in settings.items():
+        if option not in OPTIONS[name] and value is not None:
+            users = [o for o, names in OPTIONS.items() if option in names]
+            raise ValueError(f"{option}={value!r} does not apply to objective {name!r} "
+                             f"(only to {', '.join(map(repr, users))}); leave it unset")
 
 
 def override(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict:

@@ -95,11 +95,7 @@ class TrainConfig:
         """This config with the objective's defaults filled in and every field checked."""
         checks.choice("objective", self.objective, OBJECTIVES)
         applies = objectives.OPTIONS[self.objective]
-        for name in _OPTION_DEFAULTS:
-            if name not in applies and getattr(self, name) is not None:
-                users = [o for o, names in objectives.OPTIONS.items() if name in names]
-                raise ValueError(f"{name}={getattr(self, name)!r} does not apply to objective {self.objective!r} "
-                                 f"(only to {', '.join(map(repr, users))}); leave it unset")
+        objectives.refuse_foreign_options(self.objective, {k: getattr(self, k) for k in _OPTION_DEFAULTS})
         filled = {k: v for k, v in _DEFAULTS[self.objective].items() if getattr(self, k) is None}
         filled.update({k: _OPTION_DEFAULTS[k] for k in applies if getattr(self, k) is None})
         cfg = replace(self, **filled)
