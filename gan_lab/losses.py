@@ -3,7 +3,8 @@
 Notation: l(x) is the discriminator's logit and D(x) = sigmoid(l(x)); f(x) is a Wasserstein critic;
 x ~ p_data are real samples and G(z) generated ones. All losses are *minimised* and averaged over the batch.
 Logs are natural (nats). The hinge and least-squares losses take the critic's raw output D(x) (no sigmoid),
-one score per sample: a tensor of shape (n,) or (n, 1).
+one score per sample: a tensor of shape (n,) or (n, 1). Chapter 9's losses (cycle consistency, the
+matching-aware discriminator of text-to-image GANs, InfoGAN's code losses) are at the end.
 """
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ __all__ = [
     "least_squares_generator_loss",
     "GENERATOR_LOSSES",
     "feature_matching_loss",
+    "cycle_consistency_loss",
+    "matching_aware_discriminator_loss",
+    "categorical_code_loss",
+    "mutual_information_lower_bound",
+    "gaussian_code_loss",
 ]
 
 GENERATOR_LOSSES = ("saturating", "non_saturating")
@@ -178,3 +184,134 @@ def feature_matching_loss(real_features: torch.Tensor, fake_features: torch.Tens
                   for t in (real_features, fake_features)]
         raise ValueError(f"real_features and fake_features must be (n, k) tensors with the same k, got {shapes}")
     return (real_features.detach().mean(dim=0) - fake_features.mean(dim=0)).pow(2).sum()
+
+
+# ---- chapter 9: conditioning, latent codes and translation -----------------------------------------------
+
+def _float_tensor(name: str, value) -> torch.Tensor:
+    """Refuse anything but a non-empty floating-point tensor."""
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.numel() == 0:
+        got = f"{value.dtype} tensor of shape {tuple(value.shape)}" if isinstance(value, torch.Tensor) \
+            else type(value).__name__
+        raise ValueError(f"{name} must be a non-empty floating-point tensor, got {got}")
+    return value
+
+
+def _same_shape(names: tuple[str, str], a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{names[0]} and {names[1]} must have the same shape, got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
+
+
+def cycle_consistency_loss(x: torch.Tensor, x_reconstructed: torch.Tensor) -> torch.Tensor:
+    """E|x - x_hat|: the cycle-consistency loss of CycleGAN (Zhu et al. 2017, Eq. 2) and DiscoGAN (Kim et al.
+    2017), the mean absolute error over all elements between x and its round trip x_hat = F(G(x)).
+
+    An L1 distance, so a reconstruction that is right on most pixels and wrong on a few costs what those few
+    cost (no squaring that would let many small errors blur the image instead). Gradients flow into both
+    arguments; in a translation step x is data and only x_hat carries a graph.
+    """
+    x, x_reconstructed = _float_tensor("x", x), _float_tensor("x_reconstructed", x_reconstructed)
+    _same_shape(("x", "x_reconstructed"), x, x_reconstructed)
+    return (x - x_reconstructed).abs().mean()
+
+
+def matching_aware_discriminator_loss(real_right: torch.Tensor, real_wrong: torch.Tensor,
+                                      fake_right: torch.Tensor) -> torch.Tensor:
+    """-E[log D(x, h)] - 1/2 (E[log(1 - D(x, h_wrong))] + E[log(1 - D(G(z, h), h))]), from logits.
+
+    The matching-aware discriminator of text-to-image GANs (GAN-CLS, Reed et al. 2016, Alg. 1). D(x, h) =
+    sigmoid(l(x, h)) scores an image *together with* a text embedding h, on three kinds of pairs:
+
+    - ``real_right``: logits l(x, h) of real images with their own captions: labelled real (1);
+    - ``real_wrong``: logits l(x, h_wrong) of real images with a caption of another class: labelled fake (0),
+      so that D must check that image and text agree, not only that the image looks real;
+    - ``fake_right``: logits l(G(z, h), h) of generated images with the caption they were made from: fake (0).
+
+    The two fake kinds share the weight of the one real kind (1/2 each). As in ``discriminator_loss``,
+    log D = -softplus(-l) and log(1 - D) = -softplus(l), so the loss is finite for any finite logit.
+    Each argument is one logit per pair, shape (n,) or (n, 1); the three batches may differ in size.
+    The generator's side is the plain ``generator_loss`` on l(G(z, h), h).
+    """
+    real_right = _scores("real_right", real_right)
+    real_wrong, fake_right = _scores("real_wrong", real_wrong), _scores("fake_right", fake_right)
+    return F.softplus(-real_right).mean() + 0.5 * (F.softplus(real_wrong).mean() + F.softplus(fake_right).mean())
+
+
+def _code_logits(logits, codes) -> tuple[torch.Tensor, torch.Tensor]:
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2 \
+            or logits.numel() == 0:
+        got = f"{logits.dtype} tensor of shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) \
+            else type(logits).__name__
+        raise ValueError(f"logits must be a non-empty floating-point tensor of shape (n, K) (Q's logits of the "
+                         f"K categories), got {got}")
+    n, k = logits.shape
+    if not isinstance(codes, torch.Tensor) or codes.dtype != torch.int64 or tuple(codes.shape) != (n,):
+        got = f"{codes.dtype} tensor of shape {tuple(codes.shape)}" if isinstance(codes, torch.Tensor) \
+            else type(codes).__name__
+        raise ValueError(f"codes must be an int64 tensor of shape ({n},) (one category per row of logits), "
+                         f"got {got}")
+    bad = (codes < 0) | (codes >= k)
+    if bad.any():
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(f"codes must lie in [0, {k}) (K = {k} categories), got {int(codes[i])} at index {i}")
+    return logits, codes
+
+
+def categorical_code_loss(logits: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """-E[log Q(c | x)]: the cross-entropy of InfoGAN's recognition network Q on a categorical code
+    (Chen et al. 2016, Sec. 5), with x = G(z, c) made from the code c it should recover.
+
+    ``logits`` are Q's (n, K) logits, Q(c | x) = softmax(logits)_c; ``codes`` the (n,) int64 categories that
+    made each x. log Q is computed as a log-softmax, so the loss is finite for any finite logit. In InfoGAN
+    both G and Q minimise it (lambda times it is added to G's loss); ``mutual_information_lower_bound``
+    turns it into the bound L_I = H(c) - this loss.
+    """
+    logits, codes = _code_logits(logits, codes)
+    return F.cross_entropy(logits, codes)
+
+
+def mutual_information_lower_bound(logits: torch.Tensor, codes: torch.Tensor, n_categories: int) -> torch.Tensor:
+    """L_I = H(c) + E[log Q(c | x)] = log K - ``categorical_code_loss``: InfoGAN's variational lower bound on
+    the mutual information I(c; G(z, c)) for a code c drawn uniformly from K = ``n_categories`` categories
+    (Chen et al. 2016, Lemma 5.1), in nats.
+
+    I(c; x) = H(c) - H(c | x) >= H(c) + E[log Q(c | x)] for any Q, with equality when Q is the true posterior.
+    A cross-entropy is >= 0, so L_I <= H(c) = log K, reached by a Q that recovers every code with
+    certainty. ``n_categories`` must equal the number of columns of ``logits``: it states the uniform prior
+    the bound assumes.
+    """
+    k = checks.integer("n_categories", n_categories, 1)
+    logits, codes = _code_logits(logits, codes)
+    if logits.shape[1] != k:
+        raise ValueError(f"n_categories must equal the number of columns of logits ({logits.shape[1]}), got {k}")
+    return math.log(k) - F.cross_entropy(logits, codes)
+
+
+def gaussian_code_loss(mean: torch.Tensor, log_std: Optional[torch.Tensor], codes: torch.Tensor) -> torch.Tensor:
+    """-E[log N(c; mu, sigma^2)]: the negative log-likelihood of a continuous code c under Q's factored
+    Gaussian, InfoGAN's term for continuous codes (Chen et al. 2016, Sec. 5 and Sec. 7.1), in nats.
+
+    Per sample, summed over the d code dimensions: sum_j [log sigma_j + (c_j - mu_j)^2 / (2 sigma_j^2)
+    + 1/2 log(2 pi)], then averaged over the batch. The constant 1/2 log(2 pi) per dimension is kept, so this
+    is the exact NLL (``torch.distributions.Normal(mu, sigma).log_prob`` agrees) and H(c) - loss is a bound
+    on I(c; x) in the same nats as ``mutual_information_lower_bound``; it adds no gradient.
+
+    ``mean`` (mu), ``log_std`` (log sigma) and ``codes`` have shape (n,) or (n, d). ``log_std=None`` fixes
+    sigma = 1 (the common variant that treats Q's output as the mean only): 1/2 (c - mu)^2 + 1/2 log(2 pi).
+    ``log_std`` is used as given; a very negative one makes the loss huge (the density is a spike), so
+    a network's log-std output is often clamped by the caller.
+    """
+    mean, codes = _float_tensor("mean", mean), _float_tensor("codes", codes)
+    if mean.dim() not in (1, 2):
+        raise ValueError(f"mean must have shape (n,) or (n, d), got {tuple(mean.shape)}")
+    _same_shape(("mean", "codes"), mean, codes)
+    if log_std is not None:
+        log_std = _float_tensor("log_std", log_std)
+        _same_shape(("mean", "log_std"), mean, log_std)
+        nll = log_std + 0.5 * ((codes - mean) * torch.exp(-log_std)) ** 2
+    else:
+        nll = 0.5 * (codes - mean) ** 2
+    nll = nll + 0.5 * math.log(2 * math.pi)
+    per_sample = nll if nll.dim() == 1 else nll.sum(dim=1)
+    return per_sample.mean()

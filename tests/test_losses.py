@@ -345,3 +345,206 @@ def test_least_squares_discriminator_loss_rejects_non_finite_labels_naming_them(
 def test_least_squares_generator_loss_rejects_a_non_finite_c_naming_it(c):
     with pytest.raises(ValueError, match=f"c must be a finite number, got {c!r}"):
         losses.least_squares_generator_loss(torch.zeros(3), c=c)
+
+
+# ---- chapter 9: cycle consistency, the matching-aware discriminator, InfoGAN's code losses --------------
+
+def test_cycle_consistency_loss_is_the_mean_absolute_error_over_all_elements():
+    x = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
+    x_hat = torch.tensor([[1.5, -2.0], [-0.5, 0.0]])
+    # |.| = 0.5, 0, 1, 3 -> mean 4.5 / 4; not the sum (4.5), not the mean square ((0.25 + 1 + 9) / 4)
+    assert losses.cycle_consistency_loss(x, x_hat).item() == pytest.approx(1.125)
+    images = torch.randn(3, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    assert losses.cycle_consistency_loss(images, images).item() == 0.0
+    assert losses.cycle_consistency_loss(images, images + 0.25).item() == pytest.approx(0.25)
+
+
+def test_cycle_consistency_gradient_is_the_sign_of_the_error_over_n():
+    x = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=torch.float64)
+    x_hat = torch.tensor([1.0, 0.0, 5.0, 2.0], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(losses.cycle_consistency_loss(x, x_hat), x_hat)
+    torch.testing.assert_close(g, torch.tensor([1.0, -1.0, 1.0, -1.0], dtype=torch.float64) / 4)
+
+
+def test_matching_aware_discriminator_loss_on_hand_computed_logits():
+    """softplus(0) = log 2: at l = 0 everywhere the loss is log 2 + (log 2 + log 2) / 2 = 2 log 2."""
+    zeros = torch.zeros(5)
+    assert losses.matching_aware_discriminator_loss(zeros, zeros, zeros).item() == pytest.approx(2 * math.log(2))
+    right, wrong, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5]), torch.tensor([[3.0], [-2.0], [0.0]])
+    sp = lambda t: math.log1p(math.exp(t))  # noqa: E731
+    expected = (sp(-2.0) + sp(1.0)) / 2 + 0.5 * (sp(0.5) + (sp(3.0) + sp(-2.0) + sp(0.0)) / 3)
+    assert losses.matching_aware_discriminator_loss(right, wrong, fake).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_matching_aware_discriminator_loss_equals_its_formula_in_probabilities():
+    right, wrong, fake = LOGITS, LOGITS.flip(0) * 0.7, LOGITS * 0.3 - 1
+    d = torch.sigmoid
+    expected = -torch.log(d(right)).mean() - 0.5 * (torch.log(1 - d(wrong)).mean() + torch.log(1 - d(fake)).mean())
+    torch.testing.assert_close(losses.matching_aware_discriminator_loss(right, wrong, fake), expected)
+
+
+def test_matching_aware_discriminator_weighs_the_mismatched_and_the_fake_pairs_half_each():
+    """Against discriminator_loss: the same real term, and the two fake kinds averaged."""
+    right, wrong, fake = torch.randn(6), torch.randn(6), torch.randn(6)
+    got = losses.matching_aware_discriminator_loss(right, wrong, fake)
+    expected = 0.5 * (losses.discriminator_loss(right, wrong) + losses.discriminator_loss(right, fake))
+    torch.testing.assert_close(got, expected)
+    # a planted mistake, the wrong pairs labelled real, would move the loss: check the wrong term has sign +
+    assert losses.matching_aware_discriminator_loss(right, wrong + 5, fake) > got
+
+
+def test_matching_aware_discriminator_loss_is_finite_with_finite_gradients_at_logits_of_1e4():
+    big = torch.tensor([-1e4, 1e4])
+    args = [big.clone().requires_grad_(True) for _ in range(3)]
+    loss = losses.matching_aware_discriminator_loss(*args)
+    grads = torch.autograd.grad(loss, args)
+    # softplus(1e4) = 1e4 for the wrong-sign logit of each of the three kinds: (1e4 + 0.5 * (1e4 + 1e4)) / 2
+    assert loss.item() == pytest.approx(1e4, rel=1e-6)
+    assert all(torch.isfinite(g).all() for g in grads)
+    torch.testing.assert_close(grads[0], torch.tensor([-0.5, 0.0]))     # d/dl softplus(-l) / n at -1e4 and 1e4
+
+
+def test_categorical_code_loss_is_the_cross_entropy_of_q():
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]], dtype=torch.float64))
+    codes = torch.tensor([0, 2])
+    expected = -(math.log(0.5) + math.log(0.8)) / 2
+    assert losses.categorical_code_loss(logits, codes).item() == pytest.approx(expected, rel=1e-12)
+    # softmax ignores a shift of each row's logits
+    assert losses.categorical_code_loss(logits + 7.0, codes).item() == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 3, 10])
+def test_mutual_information_bound_is_0_for_a_uniform_q_and_log_k_for_a_perfect_q(k):
+    codes = torch.arange(20) % k
+    uniform = torch.zeros(20, k)
+    assert losses.mutual_information_lower_bound(uniform, codes, k).item() == pytest.approx(0.0, abs=1e-6)
+    perfect = 1e4 * F.one_hot(codes, k).float()            # Q(c | x) = 1 on the right code, in float32
+    assert losses.categorical_code_loss(perfect, codes).item() == 0.0
+    assert losses.mutual_information_lower_bound(perfect, codes, k).item() == pytest.approx(math.log(k), rel=1e-6)
+
+
+def test_mutual_information_bound_is_log_k_minus_the_cross_entropy_and_never_above_log_k():
+    g = torch.Generator().manual_seed(3)
+    for trial in range(20):
+        k = 2 + trial % 7
+        logits = torch.randn(16, k, generator=g, dtype=torch.float64) * (1 + trial)
+        codes = torch.randint(0, k, (16,), generator=g)
+        bound = losses.mutual_information_lower_bound(logits, codes, k)
+        assert bound.item() == pytest.approx(math.log(k) - F.cross_entropy(logits, codes).item(), rel=1e-12)
+        assert bound.item() <= math.log(k)
+    # a Q confidently wrong on every code: a bound far below 0 (valid, and useless)
+    codes = torch.tensor([0, 1])
+    wrong = torch.tensor([[0.0, 50.0], [50.0, 0.0]])
+    assert losses.mutual_information_lower_bound(wrong, codes, 2).item() == pytest.approx(math.log(2) - 50, rel=1e-6)
+
+
+def test_categorical_code_loss_is_finite_with_finite_gradients_at_logits_of_1e4():
+    logits = torch.tensor([[1e4, -1e4, 0.0], [-1e4, 1e4, -1e4]], requires_grad=True)
+    codes = torch.tensor([1, 1])
+    loss = losses.categorical_code_loss(logits, codes)
+    (g,) = torch.autograd.grad(loss, logits)
+    assert loss.item() == pytest.approx(1e4, rel=1e-6)                  # row 0 misses by 2e4, row 1 is exact
+    assert torch.isfinite(g).all()
+    torch.testing.assert_close(g, torch.tensor([[0.5, -0.5, 0.0], [0.0, 0.0, 0.0]]))
+
+
+def test_gaussian_code_loss_is_the_normal_negative_log_likelihood():
+    mean = torch.tensor([[0.0, 1.0], [2.0, -1.0], [0.5, 0.5]], dtype=torch.float64)
+    log_std = torch.tensor([[0.0, 0.5], [-1.0, 1.0], [0.2, -0.3]], dtype=torch.float64)
+    codes = torch.tensor([[0.3, -1.0], [2.5, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    expected = -torch.distributions.Normal(mean, log_std.exp()).log_prob(codes).sum(dim=1).mean()
+    torch.testing.assert_close(losses.gaussian_code_loss(mean, log_std, codes), expected)
+    # one code dimension as an (n,) tensor is the (n, 1) case
+    torch.testing.assert_close(losses.gaussian_code_loss(mean[:, 0], log_std[:, 0], codes[:, 0]),
+                               losses.gaussian_code_loss(mean[:, :1], log_std[:, :1], codes[:, :1]))
+
+
+def test_gaussian_code_loss_on_hand_values_keeps_the_constant():
+    half_log_2pi = 0.5 * math.log(2 * math.pi)
+    zero = torch.zeros(4)
+    assert losses.gaussian_code_loss(zero, zero, zero).item() == pytest.approx(half_log_2pi)
+    # sigma = e: log sigma = 1, (c - mu)^2 / (2 sigma^2) = 4 / (2 e^2)
+    got = losses.gaussian_code_loss(torch.tensor([1.0]), torch.tensor([1.0]), torch.tensor([3.0]))
+    assert got.item() == pytest.approx(1 + 2 / math.e ** 2 + half_log_2pi, rel=1e-6)
+
+
+def test_gaussian_code_loss_without_log_std_fixes_sigma_to_1():
+    mean, codes = torch.tensor([[0.0, 1.0], [2.0, 0.0]]), torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    # per sample: 1/2 (1 + 0) + 2 c and 1/2 (4 + 0) + 2 c, with c = 1/2 log 2 pi per dimension
+    expected = (0.5 + 2.0) / 2 + 2 * 0.5 * math.log(2 * math.pi)
+    assert losses.gaussian_code_loss(mean, None, codes).item() == pytest.approx(expected, rel=1e-6)
+    torch.testing.assert_close(losses.gaussian_code_loss(mean, None, codes),
+                               losses.gaussian_code_loss(mean, torch.zeros_like(mean), codes))
+
+
+def test_gaussian_code_loss_is_finite_with_finite_gradients_at_large_values():
+    mean = torch.tensor([1e4, -1e4, 0.0], requires_grad=True)
+    log_std = torch.tensor([0.0, 5.0, 30.0], requires_grad=True)
+    codes = torch.tensor([-1e4, 1e4, 1.0])
+    loss = losses.gaussian_code_loss(mean, log_std, codes)
+    grads = torch.autograd.grad(loss, (mean, log_std))
+    assert torch.isfinite(loss) and all(torch.isfinite(g).all() for g in grads)
+    # d/dmu = (mu - c) / sigma^2 / n at the first sample: 2e4 / 3
+    assert grads[0][0].item() == pytest.approx(2e4 / 3, rel=1e-6)
+
+
+def test_chapter_9_losses_give_finite_gradients_to_both_players():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, generator=g)
+    x_hat = torch.randn(4, 3, generator=g, requires_grad=True)
+    mean = torch.randn(4, 2, generator=g, requires_grad=True)
+    log_std = torch.zeros(4, 2, requires_grad=True)
+    logits = torch.randn(4, 5, generator=g, requires_grad=True)
+    total = losses.cycle_consistency_loss(x, x_hat) + losses.categorical_code_loss(logits, torch.tensor([0, 1, 4, 2])) \
+        + losses.gaussian_code_loss(mean, log_std, torch.randn(4, 2, generator=g))
+    for t in torch.autograd.grad(total, (x_hat, mean, log_std, logits)):
+        assert torch.isfinite(t).all() and t.abs().sum() > 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_chapter_9_losses_are_scalars_of_the_inputs_dtype(dtype):
+    a, b, c = (torch.randn(5, 1, dtype=dtype) for _ in range(3))
+    codes = torch.tensor([0, 1, 2, 0, 1])
+    for out in (losses.cycle_consistency_loss(a, b), losses.matching_aware_discriminator_loss(a, b, c),
+                losses.categorical_code_loss(torch.randn(5, 3, dtype=dtype), codes),
+                losses.mutual_information_lower_bound(torch.randn(5, 3, dtype=dtype), codes, 3),
+                losses.gaussian_code_loss(a, b, c), losses.gaussian_code_loss(a, None, c)):
+        assert out.shape == () and out.dtype == dtype
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: losses.cycle_consistency_loss(torch.zeros(2, 3), torch.zeros(3, 2)), r"same shape.*\(2, 3\).*\(3, 2\)"),
+    (lambda: losses.cycle_consistency_loss([0.0], torch.zeros(1)), "x must be.*got list"),
+    (lambda: losses.cycle_consistency_loss(torch.zeros(1), torch.zeros(1, dtype=torch.int64)),
+     "x_reconstructed must be.*torch.int64"),
+    (lambda: losses.cycle_consistency_loss(torch.zeros(0), torch.zeros(0)), r"non-empty.*\(0,\)"),
+    (lambda: losses.matching_aware_discriminator_loss(torch.zeros(3), torch.zeros(3, 2), torch.zeros(3)),
+     r"real_wrong must be.*\(3, 2\)"),
+    (lambda: losses.matching_aware_discriminator_loss(torch.zeros(3), torch.zeros(3), None),
+     "fake_right must be.*got NoneType"),
+    (lambda: losses.categorical_code_loss(torch.zeros(3), torch.zeros(3, dtype=torch.int64)),
+     r"logits must be.*\(n, K\).*\(3,\)"),
+    (lambda: losses.categorical_code_loss(torch.zeros(3, 2), torch.zeros(4, dtype=torch.int64)),
+     r"codes must be an int64 tensor of shape \(3,\).*\(4,\)"),
+    (lambda: losses.categorical_code_loss(torch.zeros(3, 2), torch.zeros(3)), "codes.*torch.float32"),
+    (lambda: losses.categorical_code_loss(torch.zeros(3, 2), [0, 1, 1]), "codes.*got list"),
+    (lambda: losses.categorical_code_loss(torch.zeros(3, 2), torch.tensor([0, 2, 1])),
+     r"codes must lie in \[0, 2\).*got 2 at index 1"),
+    (lambda: losses.categorical_code_loss(torch.zeros(2, 2), torch.tensor([0, -1])), "got -1 at index 1"),
+    (lambda: losses.mutual_information_lower_bound(torch.zeros(2, 3), torch.tensor([0, 1]), 4),
+     r"n_categories must equal.*\(3\), got 4"),
+    (lambda: losses.mutual_information_lower_bound(torch.zeros(2, 3), torch.tensor([0, 1]), True),
+     "n_categories must be an integer >= 1, got True"),
+    (lambda: losses.gaussian_code_loss(torch.zeros(3), torch.zeros(3), torch.zeros(4)),
+     r"mean and codes.*\(3,\) and \(4,\)"),
+    (lambda: losses.gaussian_code_loss(torch.zeros(3, 2), torch.zeros(3), torch.zeros(3, 2)),
+     r"mean and log_std.*\(3, 2\) and \(3,\)"),
+    (lambda: losses.gaussian_code_loss(torch.zeros(2, 2, 2), None, torch.zeros(2, 2, 2)), r"mean.*\(2, 2, 2\)"),
+    (lambda: losses.gaussian_code_loss(torch.zeros(3), "0", torch.zeros(3)), "log_std must be.*got str"),
+    (lambda: losses.gaussian_code_loss(torch.zeros(3), None, torch.zeros(3, dtype=torch.int64)), "codes.*int64"),
+], ids=["cycle_shapes", "cycle_list", "cycle_int", "cycle_empty", "mad_shape", "mad_none", "cat_1d", "cat_n",
+        "cat_float_codes", "cat_list_codes", "cat_range", "cat_negative", "mi_k", "mi_bool", "gauss_codes",
+        "gauss_log_std", "gauss_3d", "gauss_str", "gauss_int_codes"])
+def test_chapter_9_losses_reject_bad_input_naming_it(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()
