@@ -1,12 +1,13 @@
-"""How the Lipschitz constraint, weight clipping or a gradient penalty, shapes a critic.
+"""How the Lipschitz constraint, weight clipping, a gradient penalty or spectral normalisation, shapes a critic.
 
 A Wasserstein critic f must stay (close to) 1-Lipschitz for E_P f - E_Q f to estimate W1(P, Q). The
 WGAN paper clamps every parameter to [-c, c] after each update; WGAN-GP instead adds
-lambda E[(||grad f(x_hat)||_2 - 1)^2] at random interpolates x_hat. This module trains critics both ways
-between two fixed distributions and measures what the constraint did to them:
+lambda E[(||grad f(x_hat)||_2 - 1)^2] at random interpolates x_hat; SN-GAN divides every weight by its
+largest singular value, W / sigma(W). This module trains critics all three ways between two fixed
+distributions and measures what the constraint did to them:
 
-- ``fit_critic``: train f to (near) optimality against a fixed P and Q, with ``constraint="clip"`` or
-  ``"penalty"`` (``one_sided=True`` for E[max(0, ||grad f(x_hat)||_2 - 1)^2]);
+- ``fit_critic``: train f to (near) optimality against a fixed P and Q, with ``constraint="clip"``,
+  ``"penalty"`` (``one_sided=True`` for E[max(0, ||grad f(x_hat)||_2 - 1)^2]) or ``"spectral"``;
 - ``layer_gradient_norms``: ||dL/dz_l|| for every layer l of an MLP critic, L = E_Q f - E_P f, z_l the
   l-th linear layer's output (or ``wrt="weights"``: ||dL/dW_l||);
 - ``weight_values`` and ``fraction_at_bounds``: the critic's weights, and the share of them sitting at +-c;
@@ -35,14 +36,27 @@ __all__ = ["fit_critic", "CriticFit", "initial_critic", "layer_gradient_norms", 
            "fraction_at_bounds", "falloff", "spectral_bound", "clip_lipschitz_bound", "matched_clip",
            "interpolate_norms", "CONSTRAINTS"]
 
-CONSTRAINTS = ("clip", "penalty")
+CONSTRAINTS = ("clip", "penalty", "spectral")
+
+
+class _Unset:
+    """The default of ``fit_critic``'s ``clip`` and ``penalty_weight``: left unset by the caller. (None is not
+    the mark, since None has always been refused as a clip or a penalty weight.)"""
+
+    def __repr__(self) -> str:
+        return "unset"
+
+
+_UNSET = _Unset()
+_DEFAULT_CLIP, _DEFAULT_PENALTY_WEIGHT = 0.01, 10.0
 
 
 @dataclass
 class CriticFit:
     """A trained ``critic`` f, its ``estimate`` E_P f - E_Q f on held-out samples, (step, estimate) after
-    each logged step (``curve``), and the constraint it was trained under: ``constraint`` (``"clip"`` or
-    ``"penalty"``), ``bound`` (c for clipping, lambda for the penalty) and ``one_sided``."""
+    each logged step (``curve``), and the constraint it was trained under: ``constraint`` (``"clip"``,
+    ``"penalty"`` or ``"spectral"``), ``bound`` (c for clipping, lambda for the penalty, 1 for spectral
+    normalisation: the ||W_l / sigma_l||_2 every layer is held to) and ``one_sided``."""
 
     critic: nn.Module
     estimate: float
@@ -52,8 +66,9 @@ class CriticFit:
     one_sided: bool = False
 
 
-def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: float = 0.01,
-               penalty_weight: float = 10.0, one_sided: bool = False, steps: int = 1000,
+def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty",
+               clip: float = _UNSET, penalty_weight: float = _UNSET,  # type: ignore[assignment]
+               one_sided: bool = False, steps: int = 1000,
                batch_size: int = 256, width: int = 512, depth: int = 3, lr: Optional[float] = None,
                betas: tuple = (0.5, 0.9), eval_samples: int = 4096, seed: int = 0,
                critic: Optional[nn.Module] = None,
@@ -67,13 +82,32 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     - ``constraint="penalty"``: the loss is E_Q f - E_P f + lambda E[(||grad f(x_hat)||_2 - 1)^2]
       (lambda = ``penalty_weight``; ``one_sided=True`` penalises only norms above 1), with x_hat on random
       segments between a P and a Q sample, as in WGAN-GP. ``lr`` defaults to 1e-4.
+    - ``constraint="spectral"``: the loss is E_Q f - E_P f alone, and every linear layer of the critic is a
+      ``nets.SpectralNormLinear``, which multiplies by W / sigma with sigma ~ sigma(W) = ||W||_2 from one
+      power-iteration step per training forward pass (SN-GAN, Miyato et al. 2018): every layer, hence f with
+      its 1-Lipschitz activations, is (about) 1-Lipschitz, ||f||_L <= prod_l ||W_l / sigma_l||_2 ~ 1
+      (``spectral_bound``). ``clip`` and ``penalty_weight`` do not apply and are refused; a given ``critic``
+      must have only ``SpectralNormLinear`` linear layers. ``lr`` defaults to 1e-4. The held-out evaluations
+      run in training mode like the steps, so each pass also takes a power-iteration step, and the returned
+      critic's stored u, v are those of its final weights.
 
-    The critic is ``initial_critic(d, width=width, depth=depth, seed=seed)`` (``nets.critic`` built right
-    after ``seed_everything(seed)``), unless ``critic`` is given (it is then trained in place).
-    The WGAN paper trained its clipped critics with RMSProp; Adam is used for both here, which changes how
+    ``clip`` defaults to 0.01 and ``penalty_weight`` to 10. With ``"clip"`` or ``"penalty"`` the other
+    constraint's setting is accepted and unused (chapter 5 passes both to both).
+
+    The critic is ``initial_critic(d, width=width, depth=depth, seed=seed, spectral_norm=...)``
+    (``nets.critic`` built right after ``seed_everything(seed)``, spectrally normalised for
+    ``"spectral"``), unless ``critic`` is given (it is then trained in place).
+    The WGAN paper trained its clipped critics with RMSProp; Adam is used for all three here, which changes how
     fast the weights travel, not where clipping lets them go.
     """
     checks.choice("constraint", constraint, CONSTRAINTS)
+    if constraint == "spectral":
+        for name, value, owner in (("clip", clip, "clip"), ("penalty_weight", penalty_weight, "penalty")):
+            if value is not _UNSET:
+                raise ValueError(f"{name}={value!r} does not apply to constraint='spectral' "
+                                 f"(only to {owner!r}); leave it unset")
+    clip = _DEFAULT_CLIP if clip is _UNSET else clip
+    penalty_weight = _DEFAULT_PENALTY_WEIGHT if penalty_weight is _UNSET else penalty_weight
     checks.positive_number("clip", clip)
     checks.number_at_least("penalty_weight", penalty_weight, 0.0)
     checks.boolean("one_sided", one_sided)
@@ -90,13 +124,20 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
     checks.betas(betas)
     if critic is not None and not isinstance(critic, nn.Module):
         raise ValueError(f"critic must be a torch.nn.Module, got {type(critic).__name__}")
+    if critic is not None and constraint == "spectral":
+        linears = [m for m in critic.modules() if isinstance(m, nn.Linear)]
+        plain = sum(not isinstance(m, nets.SpectralNormLinear) for m in linears)
+        if not linears or plain:
+            raise ValueError(f"constraint='spectral' needs a critic whose every nn.Linear is a "
+                             f"nets.SpectralNormLinear (nets.critic(..., spectral_norm=True)); the critic given "
+                             f"has {plain} plain of {len(linears)} linear layers")
     dim_p, dim_q = data.sampler(real, "real").dim, data.sampler(fake, "fake").dim
     if dim_p != dim_q:
         raise ValueError(f"real is {dim_p}-D but fake is {dim_q}-D")
     dev = settings.resolve_device(device)
 
     if critic is None:
-        f = initial_critic(dim_p, width=width, depth=depth, seed=seed)
+        f = initial_critic(dim_p, width=width, depth=depth, seed=seed, spectral_norm=constraint == "spectral")
     else:
         settings.seed_everything(seed)
         f = critic
@@ -113,20 +154,23 @@ def fit_critic(real: Data, fake: Data, *, constraint: str = "penalty", clip: flo
                                   steps=steps, batch_size=batch_size, lr=lr, betas=tuple(betas),
                                   eval_samples=eval_samples, seed=seed, device=dev, after_step=clip_after_step,
                                   names=("real", "fake"))
-    bound = float(clip) if constraint == "clip" else float(penalty_weight)
+    bound = {"clip": float(clip), "penalty": float(penalty_weight), "spectral": 1.0}[constraint]
     return CriticFit(f, curve[-1][1], curve, constraint, bound, one_sided)
 
 
-def initial_critic(data_dim: int, *, width: int = 512, depth: int = 3, seed: int = 0) -> nets.MLP:
+def initial_critic(data_dim: int, *, width: int = 512, depth: int = 3, seed: int = 0,
+                   spectral_norm: bool = False) -> nets.MLP:
     """The untrained critic ``fit_critic(..., width=width, depth=depth, seed=seed)`` starts from:
-    ``nets.critic(data_dim, width=width, depth=depth)`` built right after ``seed_everything(seed)`` (so it
-    moves with the seed offset like every other seed). Clamp it with ``losses.clip_weights`` to see the
-    clipped critic before its first step."""
+    ``nets.critic(data_dim, width=width, depth=depth, spectral_norm=spectral_norm)`` built right after
+    ``seed_everything(seed)`` (so it moves with the seed offset like every other seed); ``spectral_norm=True``
+    for ``constraint="spectral"`` (the same weights W, divided by sigma(W) in every layer). Clamp it with
+    ``losses.clip_weights`` to see the clipped critic before its first step."""
     for name, value, minimum in (("data_dim", data_dim, 1), ("width", width, 1), ("depth", depth, 0),
                                  ("seed", seed, 0)):
         checks.integer(name, value, minimum)
+    checks.boolean("spectral_norm", spectral_norm)
     settings.seed_everything(seed)
-    return nets.critic(data_dim, width=width, depth=depth)
+    return nets.critic(data_dim, width=width, depth=depth, spectral_norm=spectral_norm)
 
 
 def _linear_layers(critic: nn.Module) -> list[nn.Linear]:
@@ -211,8 +255,7 @@ def fraction_at_bounds(weights: Union[torch.Tensor, nn.Module], c: float, *, rto
     """The fraction of ``weights`` (a tensor of values, or a critic, whose ``weight_values`` are used)
     within ``rtol`` c of +c or -c: | |w| - c | <= rtol c."""
     checks.positive_number("c", c)
-    if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and 0 <= rtol < 1):
-        raise ValueError(f"rtol must be a number in [0, 1), got {rtol!r}")
+    checks.number_at_least("rtol", rtol, 0.0, below=1.0)
     values = weight_values(weights) if isinstance(weights, nn.Module) else weights
     if not isinstance(values, torch.Tensor) or values.numel() == 0:
         raise ValueError("weights must be a non-empty tensor or a critic with linear layers")

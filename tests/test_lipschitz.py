@@ -1,11 +1,12 @@
-"""gan_lab.lipschitz: critics trained under clipping or a gradient penalty, and what the constraint did to them."""
+"""gan_lab.lipschitz: critics trained under clipping, a gradient penalty or spectral normalisation, and what the
+constraint did to them."""
 import math
 
 import pytest
 import torch
 from torch import nn
 
-from gan_lab import estimate, lipschitz, losses, nets
+from gan_lab import estimate, lipschitz, losses, metrics, nets
 
 
 def _shift(dx: float = 1.0):
@@ -72,6 +73,77 @@ def test_a_given_critic_is_trained_in_place_and_data_set_names_work():
                                device="cpu")
     assert fit.critic is critic
     assert any(not torch.equal(b, t) for b, t in zip(before, critic.parameters()))
+
+
+def _state(net: nn.Module) -> dict:
+    return {k: v.clone() for k, v in net.state_dict().items()}
+
+
+SPECTRAL = dict(constraint="spectral", width=16, depth=2, steps=100, lr=1e-2, batch_size=128, eval_samples=500,
+                device="cpu")
+
+
+def test_a_spectrally_normalised_critic_is_1_lipschitz_and_its_estimate_a_lower_bound_of_w1():
+    p, q = _shift(1.0)
+    fit = lipschitz.fit_critic(p, q, **SPECTRAL)
+    layers = [m for m in fit.critic.modules() if isinstance(m, nn.Linear)]
+    assert len(layers) == 3 and all(isinstance(m, nets.SpectralNormLinear) for m in layers)
+    assert (fit.constraint, fit.bound, fit.one_sided) == ("spectral", 1.0, False)
+    # every layer multiplies by W / sigma with ||W / sigma||_2 ~ 1 (sigma from the persistent power iteration)
+    sigmas = [torch.linalg.matrix_norm(m.normalised_weight().detach().double(), ord=2).item() for m in layers]
+    assert all(abs(s - 1) < 1e-3 for s in sigmas), sigmas
+    bound = lipschitz.spectral_bound(fit.critic)
+    assert bound == pytest.approx(math.prod(sigmas), rel=1e-12) and bound <= 1 + 1e-3
+    # Kantorovich on the empirical measures of x and y: mean f(x) - mean f(y) <= ||f||_L W1(x, y) <= bound W1(x, y)
+    g = torch.Generator().manual_seed(9)
+    x, y = p(500, g), q(500, g)
+    fit.critic.eval()
+    with torch.no_grad():
+        gap = (fit.critic(x).mean() - fit.critic(y).mean()).item()
+    w1 = metrics.wasserstein1(x, y)
+    assert 0.9 * w1 < gap <= bound * w1 + 1e-6
+    # the same fit without any constraint overshoots W1: the inequality above is the constraint's doing
+    free = lipschitz.fit_critic(p, q, constraint="penalty", penalty_weight=0.0,
+                                **{k: v for k, v in SPECTRAL.items() if k != "constraint"})
+    with torch.no_grad():
+        assert (free.critic(x).mean() - free.critic(y).mean()).item() > 1.5 * w1
+
+
+def test_the_spectral_fit_starts_from_the_spectral_initial_critic_and_the_seed_reproduces_it():
+    p, q = _shift(1.0)
+    kw = {**SPECTRAL, "steps": 10}
+    a, b = lipschitz.fit_critic(p, q, seed=3, **kw), lipschitz.fit_critic(p, q, seed=3, **kw)
+    assert a.curve == b.curve and a.curve[-1] == (10, a.estimate)
+    sa, sb = _state(a.critic), _state(b.critic)
+    assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert any(k.endswith("spectral_norm.u") for k in sa)          # the power iteration's u is part of the fit
+    c = lipschitz.fit_critic(p, q, seed=4, **kw)
+    assert a.estimate != c.estimate
+    start = lipschitz.initial_critic(2, width=16, depth=2, seed=3, spectral_norm=True)
+    plain = lipschitz.initial_critic(2, width=16, depth=2, seed=3)
+    assert torch.equal(start.net[0].weight, plain.net[0].weight)    # the same W, divided by sigma(W)
+    given = lipschitz.fit_critic(p, q, seed=3, critic=start, **kw)
+    assert given.critic is start and given.curve == a.curve
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    (dict(clip=0.05), r"clip=0.05 does not apply to constraint='spectral' \(only to 'clip'\)"),
+    (dict(clip=0.01), r"clip=0.01 does not apply"),                  # the default value, given, is still given
+    (dict(clip=None), r"clip=None does not apply"),
+    (dict(penalty_weight=10.0), r"penalty_weight=10.0 does not apply to constraint='spectral' \(only to 'penalty'\)"),
+    (dict(one_sided=True), r"one_sided=True only applies to constraint='penalty'"),
+    (dict(critic=nets.critic(2, width=4, depth=1)), r"SpectralNormLinear.*2 plain of 2 linear layers"),
+    (dict(critic=nn.Sequential(nets.SpectralNormLinear(2, 4), nn.ReLU(), nn.Linear(4, 1))), r"1 plain of 2"),
+    (dict(critic=nn.Sequential(nn.Tanh())), r"0 plain of 0"),
+])
+def test_the_spectral_constraint_refuses_the_other_constraints_options_and_plain_critics(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        lipschitz.fit_critic("8gaussians", "25gaussians", constraint="spectral", **kwargs)
+
+
+def test_initial_critic_refuses_a_non_bool_spectral_norm():
+    with pytest.raises(ValueError, match="spectral_norm must be True or False, got 1"):
+        lipschitz.initial_critic(2, spectral_norm=1)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
