@@ -1,4 +1,6 @@
 """gan_lab.spectral: the exact sigma(W), power iteration converging to it, and the W / sigma map."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -70,6 +72,44 @@ def test_power_iteration_estimate_never_exceeds_sigma_and_grows_with_iterations(
     estimates = [spectral.power_iteration(weight, u, n)[0].item() for n in range(1, 30)]
     assert all(0 < s <= exact * (1 + 1e-12) for s in estimates)
     assert all(a <= b * (1 + 1e-12) for a, b in zip(estimates, estimates[1:]))
+
+
+def _known_spectrum(s, rows=8, seed=20):
+    """W = U diag(s) V^T with random orthonormal U (rows x k) and V (k x k): singular values s, vectors U, V."""
+    s = torch.tensor(s, dtype=torch.float64)
+    u, _ = torch.linalg.qr(torch.randn(rows, len(s), generator=_gen(seed), dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(len(s), len(s), generator=_gen(seed + 1), dtype=torch.float64))
+    return u @ torch.diag(s) @ v.T, u, v
+
+
+def test_power_iteration_on_two_singular_directions_matches_the_closed_form():
+    """u_0 = c1 u_1 + c2 u_2: v_n is proportional to s1^(2n-1) c1 v_1 + s2^(2n-1) c2 v_2 and sigma = ||W v_n||."""
+    s1, s2, c1, c2 = 2.0, 1.0, 0.6, 0.8
+    weight, u, _ = _known_spectrum([s1, s2, 0.5, 0.25])
+    for n in range(1, 8):
+        a, b = s1 ** (2 * n - 1) * c1, s2 ** (2 * n - 1) * c2
+        expected = math.sqrt((s1 ** 2 * a ** 2 + s2 ** 2 * b ** 2) / (a ** 2 + b ** 2))
+        sigma = spectral.power_iteration(weight, c1 * u[:, 0] + c2 * u[:, 1], n)[0].item()
+        assert sigma == pytest.approx(expected, rel=1e-13, abs=0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_estimate_of_sigma_converges_as_the_ratio_to_the_power_4n(seed):
+    """(sigma(W) - sigma_n) / sigma(W) ~ C (s2/s1)^(4n): twice the rate r^(2n) of the vector u itself."""
+    s = [2.0, 1.0, 0.6, 0.4, 0.2, 0.1]                    # s2 / s1 = 1/2: the error shrinks 16-fold a step
+    weight, _, _ = _known_spectrum(s)
+    u = torch.randn(8, generator=_gen(seed), dtype=torch.float64)
+    ns = list(range(3, 10))                                # from step 3 the smaller singular values are gone
+    errors = [(s[0] - spectral.power_iteration(weight, u, n)[0].item()) / s[0] for n in ns]
+    rate = s[1] / s[0]
+    constants = [e / rate ** (4 * n) for e, n in zip(errors, ns)]
+    assert max(constants) / min(constants) < 1.5            # e_n = C r^(4n), C one constant within a factor
+    for e, e_next in zip(errors, errors[1:]):
+        assert e_next / e < rate ** 2 / 2                 # far faster than the r^(2n) of u
+    x = torch.tensor(ns, dtype=torch.float64)
+    y = torch.log(torch.tensor(errors))
+    slope = (((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()).item()
+    assert slope / (4 * math.log(rate)) == pytest.approx(1.0, abs=0.05)
 
 
 def test_one_step_from_the_returned_u_continues_the_iteration():
