@@ -13,7 +13,8 @@ import numpy as np
 
 from .settings import SEED_LIMIT
 
-__all__ = ["integer", "positive_number", "number_at_least", "boolean", "choice", "seed", "betas", "is_number"]
+__all__ = ["integer", "finite_number", "positive_number", "number_at_least", "boolean", "choice", "seed", "betas",
+           "is_number"]
 
 def is_number(value: Any) -> bool:
     """A real number that is not a bool (ints, floats, NumPy scalars)."""
@@ -33,6 +34,13 @@ def _finite(value: Any) -> bool:
         return math.isfinite(value)
     except OverflowError:
         return False
+
+
+def finite_number(name: str, value: Any) -> float:
+    """``value`` as a float if it is a finite real number (not NaN or +-inf; a bool is not a number)."""
+    if not is_number(value) or not _finite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
 
 
 def positive_number(name: str, value: Any) -> float:

@@ -208,9 +208,7 @@ def parallel_lines(n: int, theta: float, *, seed: Optional[int] = None,
                    generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """``n`` points (theta, z) with z ~ U[0, 1]: the distribution P_theta of the WGAN paper's Example 1."""
     n = checks.integer("n", n, 1)
-    theta = float(theta)
-    if not math.isfinite(theta):
-        raise ValueError(f"theta must be finite, got {theta!r}")
+    theta = checks.finite_number("theta", theta)
     if seed is not None and generator is not None:
         raise ValueError("pass either seed or generator, not both")
     g = generator if generator is not None else _generator(seed)

@@ -212,8 +212,7 @@ def rank_correlation_tail(n: int, rho: float) -> float:
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or not 2 <= n <= MAX_TAIL_N:
         raise ValueError(f"n must be an integer in 2..{MAX_TAIL_N}, got {n!r}")
-    if not isinstance(rho, (int, float, np.floating)) or isinstance(rho, bool) or not np.isfinite(rho):
-        raise ValueError(f"rho must be a finite number, got {rho!r}")
+    rho = checks.finite_number("rho", rho)
     n = int(n)
     d_max_total = n * (n * n - 1) // 3                       # D of the reversed order (rho = -1)
     bound = (1.0 - float(rho)) * n * (n * n - 1) / 6.0

@@ -98,9 +98,7 @@ def parallel_lines(theta: float) -> dict:
     JS = log 2, TV = 1, and W1 = |theta| (move every point sideways by |theta|). At theta = 0 all are 0.
     Keys: ``"kl"``, ``"js"``, ``"tv"``, ``"w1"``; values in nats where logs appear.
     """
-    theta = float(theta)
-    if not math.isfinite(theta):
-        raise ValueError(f"theta must be finite, got {theta!r}")
+    theta = checks.finite_number("theta", theta)
     if theta == 0.0:
         return {"kl": 0.0, "js": 0.0, "tv": 0.0, "w1": 0.0}
     return {"kl": math.inf, "js": math.log(2.0), "tv": 1.0, "w1": abs(theta)}
@@ -120,12 +118,8 @@ def kl_gaussians(m1: float, s1: float, m2: float, s2: float) -> float:
     """
     values = {}
     for name, v in (("m1", m1), ("s1", s1), ("m2", m2), ("s2", s2)):
-        try:
-            values[name] = float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a finite number, got {v!r}") from None
-        if isinstance(v, bool) or not math.isfinite(values[name]):
-            raise ValueError(f"{name} must be a finite number, got {v!r}")
+        # a 0-d tensor (a parameter read off a model) counts as its number
+        values[name] = checks.finite_number(name, v.item() if isinstance(v, torch.Tensor) and v.dim() == 0 else v)
     for name in ("s1", "s2"):
         if not values[name] > 0:
             raise ValueError(f"{name} is a standard deviation and must be positive, got {values[name]!r}")
@@ -134,12 +128,6 @@ def kl_gaussians(m1: float, s1: float, m2: float, s2: float) -> float:
 
 
 # ---- least-squares GAN (Mao et al. 2017, Sec. 3.2) ---------------------------------------------------------
-
-def _finite(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
 
 def least_squares_optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor, *, a: float = 0.0,
                                         b: float = 1.0) -> torch.Tensor:
@@ -151,7 +139,7 @@ def least_squares_optimal_discriminator(p_data: torch.Tensor, p_g: torch.Tensor,
     Where both densities vanish, D* is undefined (it never matters for the objective); we return the
     midpoint (a + b) / 2 there, its value where p_data = p_g.
     """
-    a, b = _finite("a", a), _finite("b", b)
+    a, b = checks.finite_number("a", a), checks.finite_number("b", b)
     p, q = _as64("p_data", p_data), _as64("p_g", p_g)
     total = p + q
     return torch.where(total > 0, (b * p + a * q) / torch.where(total > 0, total, 1.0),
@@ -188,7 +176,7 @@ def least_squares_generator_objective(p_data: torch.Tensor, p_g: torch.Tensor, d
     argument in the denominator, so with chi^2_Pearson(P || Q) = integral of (p - q)^2 / q, as here, the
     arguments are swapped.
     """
-    a, b, c = _finite("a", a), _finite("b", b), _finite("c", c)
+    a, b, c = checks.finite_number("a", a), checks.finite_number("b", b), checks.finite_number("c", c)
     p, q = _as64("p_data", p_data), _as64("p_g", p_g)
     d_star = least_squares_optimal_discriminator(p, q, a=a, b=b)
     return 0.5 * (p * (d_star - c) ** 2).sum() * dx + 0.5 * (q * (d_star - c) ** 2).sum() * dx

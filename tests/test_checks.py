@@ -56,6 +56,27 @@ def test_integer_message_says_the_minimum():
         checks.integer("batch_size", 1, 2)
 
 
+# ---- finite_number --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, -1e300, 1e-320, 10**300, np.float16(0.5), np.float32(-1.5),
+                                   np.float64(2.0), np.int64(-2), np.uint8(7)])
+def test_finite_number_returns_a_plain_float(value):
+    out = checks.finite_number("a", value)
+    assert type(out) is float and out == float(value)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), np.float64("nan"), np.float32("inf"),
+                                   10**400, -10**400, True, False, np.bool_(False), "1.0", None, 1j, [1.0],
+                                   torch.tensor(1.0), np.array(1.0)])
+def test_finite_number_refuses_non_finite_values_bools_strings_and_containers(value):
+    refused(lambda: checks.finite_number("a", value), "a", value)
+
+
+def test_finite_number_message():
+    with pytest.raises(ValueError, match=r"^theta must be a finite number, got nan$"):
+        checks.finite_number("theta", float("nan"))
+
+
 # ---- positive_number ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("value", [1, 0.5, 1e-12, 3e8, np.float32(0.25), np.float64(2.0), np.int64(3)])
