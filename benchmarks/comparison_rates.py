@@ -15,12 +15,17 @@ averaged, then the mean over seeds). What each objective keeps fixed:
   of the weight-clipping chapter.
 - WGAN-GP: Adam (0.5, 0.9), 3 critic steps (gan_lab's default), penalty weight 0.1 (the WGAN-GP authors'
   toy script); the rate is both networks' rate.
+- Chapter 8's objectives (``gan_lab.objectives``), each with the GAN's protocol: Adam (0.5, 0.9), one critic
+  step per generator step, the rate both networks' rate. LSGAN with labels (a, b, c) = (0, 1, 1); hinge
+  (Lim & Ye 2017); hinge-sn: the hinge loss with every critic layer spectrally normalised
+  (``TrainConfig.spectral_norm``), SN-GAN (Miyato et al. 2018).
 
-    python benchmarks/comparison_rates.py [--arms gan-sat gan-ns wgan-clip wgan-gp] [--steps 2500]
-                                          [--rates 1e-4 2e-4 5e-4 1e-3 2e-3] [--threads 1]
+    python benchmarks/comparison_rates.py [--arms gan-sat gan-ns wgan-clip wgan-gp lsgan hinge hinge-sn]
+                                          [--steps 2500] [--rates 1e-4 2e-4 5e-4 1e-3 2e-3] [--threads 1]
 
-A run takes about 12 minutes of CPU time on one thread for all four arms and five rates (``--arms`` splits
-it into runs that can go in parallel). It prints one JSON line per arm and rate as it goes, then one JSON
+A run takes about 12 minutes of CPU time on one thread for the first four arms and five rates (``--arms``
+splits it into runs that can go in parallel; the three chapter-8 arms cost about what the GAN's do, the
+spectrally normalised one a little more). It prints one JSON line per arm and rate as it goes, then one JSON
 object: per arm, per rate, each seed's final W1 and modes covered (2,000 points, at least 20 high-quality
 samples each), and the chosen rate.
 """
@@ -37,7 +42,7 @@ import gan_lab as gl
 
 SEEDS = [100, 101, 102]
 WIDTH, DEPTH, BATCH = 64, 3, 64
-ARMS = ("gan-sat", "gan-ns", "wgan-clip", "wgan-gp")
+ARMS = ("gan-sat", "gan-ns", "wgan-clip", "wgan-gp", "lsgan", "hinge", "hinge-sn")
 
 
 def arm_options(arm: str, rate: float) -> dict:
@@ -49,6 +54,10 @@ def arm_options(arm: str, rate: float) -> dict:
         return dict(objective="wgan-clip", clip=gl.lipschitz.matched_clip(WIDTH, depth=DEPTH), n_critic_early=100, lr_d=rate, lr_g=rate / 3)
     if arm == "wgan-gp":
         return dict(objective="wgan-gp", n_critic=3, lr_g=rate, lr_d=rate)
+    if arm == "lsgan":
+        return dict(objective="lsgan", n_critic=1, lr_g=rate, lr_d=rate)
+    if arm in ("hinge", "hinge-sn"):
+        return dict(objective="hinge", spectral_norm=arm == "hinge-sn", n_critic=1, lr_g=rate, lr_d=rate)
     raise ValueError(f"unknown arm {arm!r}")
 
 
