@@ -17,7 +17,7 @@ The random streams a run draws from are named in ``settings.STREAMS``; the argum
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Union
 
 import torch
 from torch import nn
@@ -114,7 +114,8 @@ class RunState:
 
     ``modules`` maps each checkpoint key to a network or an optimiser (its state dict is saved under that
     key, e.g. ``{"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}``); ``scalers`` are the
-    mixed-precision GradScalers (None where there is none); ``rng`` is the training stream's generator.
+    mixed-precision GradScalers (None where there is none); ``rng`` is the training stream's generator (or
+    a list of them, one per seed of a batched run).
     ``state(**extra)`` is the dict ``checkpoint.save_checkpoint`` writes, with the loop's own plain values
     (step, config, history, ...) added; ``restore(saved)`` loads one back into the same objects. Adding
     something to a run's state (an EMA generator, say) touches this one place.
@@ -122,7 +123,7 @@ class RunState:
 
     modules: dict
     scalers: list
-    rng: torch.Generator
+    rng: Union[torch.Generator, list]
 
     def keys(self) -> tuple:
         """The keys every checkpoint of this run holds besides the loop's own."""
@@ -131,7 +132,8 @@ class RunState:
     def state(self, **extra: Any) -> dict:
         return {**{k: m.state_dict() for k, m in self.modules.items()},
                 "scalers": [s.state_dict() if s is not None else None for s in self.scalers],
-                "rng": self.rng.get_state(), **extra}
+                "rng": [g.get_state() for g in self.rng] if isinstance(self.rng, list) else self.rng.get_state(),
+                **extra}
 
     def restore(self, saved: dict) -> None:
         """Load ``saved`` (a ``state()`` read back) into the modules, scalers and generator, networks
@@ -142,4 +144,11 @@ class RunState:
         for scaler, s in zip(self.scalers, saved["scalers"]):
             if scaler is not None and s is not None:
                 scaler.load_state_dict(s)
-        self.rng.set_state(saved["rng"])
+        if isinstance(self.rng, list):
+            if not isinstance(saved["rng"], list) or len(saved["rng"]) != len(self.rng):
+                raise RuntimeError(f"the saved state has {len(saved['rng']) if isinstance(saved['rng'], list) else 1} "
+                                   f"random stream(s), this run {len(self.rng)}")
+            for g, st in zip(self.rng, saved["rng"]):
+                g.set_state(st)
+        else:
+            self.rng.set_state(saved["rng"])

@@ -31,7 +31,7 @@ import torch
 from . import checkpoint, convnets, images, nets, settings
 from .train import TrainConfig, TrainResult, default_critic, train, train_seeds
 
-__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "checkpoint_path", "CACHEABLE", "result_state",
+__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "checkpoint_seconds", "checkpoint_path", "CACHEABLE", "result_state",
            "restore_result",
            "save_result", "load_result"]
 
@@ -65,6 +65,21 @@ def code_version() -> str:
         h.update(str(path.relative_to(_PACKAGE)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def checkpoint_seconds() -> float:
+    """How often (wall-clock seconds) a toy run that ``cached`` trains saves its partial checkpoint:
+    ``GAN_LAB_CHECKPOINT_SECONDS``, default 60 (a cell shorter than a minute never writes one mid-run)."""
+    raw = os.environ.get("GAN_LAB_CHECKPOINT_SECONDS", "").strip()
+    if not raw:
+        return 60.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"GAN_LAB_CHECKPOINT_SECONDS={raw!r} must be a non-negative number of seconds")
+    return value
 
 
 def reuse() -> bool:
@@ -243,13 +258,23 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     ``run_dir()`` when the same call finished before under the same budget, seed offset and code (and
     ``reuse()``), else run and stored. Bad arguments raise ``ValueError`` before any work, as ``fn`` would.
 
+    While it trains, the run checkpoints to ``<name>-<key>.partial.pt`` beside the entry (``train`` and
+    ``train_seeds`` every ``checkpoint_seconds()``, by default a minute; ``train_images`` every ``checkpoint_every`` steps), so a cell cut off
+    half-way (a Colab disconnect, an interrupted kernel) continues from there when it is run again, to the
+    same result it would have reached uninterrupted; the partial file goes once the run is stored. With
+    ``reuse()`` off (``make book``) a partial file is deleted first, like a finished entry: every run trains
+    from its start.
+
     The result is the one ``fn`` returned when it ran, with its networks on ``settings.device()``; its
     ``seconds`` are the original training time. A corrupted entry (bytes that do not match their SHA-256, or
-    a file ``load_checkpoint`` refuses) is deleted with a warning and the run trains again."""
+    a file ``load_checkpoint`` refuses) is deleted with a warning and the run trains again; so is a corrupted
+    partial checkpoint. A result that cannot be stored (a batched run with a diverged seed holds NaN
+    weights, which no checkpoint keeps) is returned with a warning and not cached."""
     name = _name_of(fn)
     key = run_key(fn, *args, **kwargs)
     folder = run_dir()
     path, digest_path = folder / f"{name}-{key}.pt", folder / f"{name}-{key}.sha256"
+    partial = folder / f"{name}-{key}.partial.pt"
     if reuse() and path.exists():
         try:
             want = digest_path.read_text().strip()
@@ -259,19 +284,42 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             result, meta = load_result(path)
             if meta.get("fn") != name or meta.get("key") != key:
                 raise checkpoint.CheckpointError(f"{path.name} holds another run ({meta.get('fn')!r})")
+            _remove(partial)   # left by a run cut off after it was stored
             return result
         except (OSError, checkpoint.CheckpointError, KeyError, TypeError, RuntimeError, ValueError) as err:
             warnings.warn(f"cached run {path.name} is unreadable or corrupted ({err}); training again",
                           RuntimeWarning, stacklevel=2)
-            for p in (path, digest_path):
-                try:
-                    p.unlink()
-                except OSError:
-                    pass
-    result = fn(*args, **kwargs)
-    save_result(path, result, fn=name, key=key)
+            _remove(path, digest_path)
+    if not reuse():
+        _remove(partial)
+    saving = {"checkpoint_path": partial, "resume": "auto"}
+    if name != "train_images":   # image runs save every config.checkpoint_every steps instead
+        saving["checkpoint_seconds"] = checkpoint_seconds()
+    if partial.exists():   # a run cut off earlier: resume it, unless the file is damaged
+        try:
+            checkpoint.load_checkpoint(partial)
+        except (OSError, checkpoint.CheckpointError) as err:
+            warnings.warn(f"partial run {partial.name} cannot be resumed ({err}); training from the start",
+                          RuntimeWarning, stacklevel=2)
+            _remove(partial)
+    result = fn(*args, **saving, **kwargs)
+    try:
+        save_result(path, result, fn=name, key=key)
+    except checkpoint.CheckpointError as err:
+        warnings.warn(f"the run is not cached ({err})", RuntimeWarning, stacklevel=2)
+        _remove(partial)
+        return result
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     tmp = digest_path.with_name(digest_path.name + ".tmp")
     tmp.write_text(digest + "\n")
     os.replace(tmp, digest_path)
+    _remove(partial)
     return result
+
+
+def _remove(*paths: Path) -> None:
+    for p in paths:
+        try:
+            p.unlink()
+        except OSError:
+            pass

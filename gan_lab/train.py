@@ -15,17 +15,25 @@ RMSProp, weight clipping), ``"wgan-gp"`` (Gulrajani et al., 2017: Adam, gradient
 of the critic, annealed linearly to 0 over the run) and ``pack`` (PacGAN, Lin et al. 2018: the critic
 scores ``pack`` samples at once, concatenated). Every ``log_every`` steps the history records the losses and, on 2-D data,
 the exact W1 between generated and real samples, and mode coverage on Gaussian mixtures.
+
+Checkpoints. With ``checkpoint_path``, a run saves its state (networks, optimisers, each seed's random
+stream, histories, snapshots) at a log step once ``checkpoint_seconds`` of wall time have passed since the
+last save, and at its end; ``resume=True`` continues from that file, bit for bit the run that was not
+interrupted (on the CPU). A run shorter than ``checkpoint_seconds`` writes only at its end.
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Optional, Sequence, Union
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import checkpoint as _checkpoint
 from . import data as _data
 from . import checks, loop, losses, metrics, nets, objectives, settings
 from .loop import OPTIMIZERS, StopTraining, TrainingDiverged
@@ -156,6 +164,7 @@ class TrainResult:
     snapshots: list = field(default_factory=list)
     diverged: Optional[str] = None         # why training stopped on NaN/Inf (train_seeds only; train raises)
     stopped: bool = False                  # on_log raised StopTraining
+    start_step: int = 0                    # the checkpoint's step when resumed, else 0
 
     @torch.no_grad()
     def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
@@ -174,7 +183,9 @@ def _config(config: Optional[TrainConfig], overrides: dict, on_log) -> TrainConf
 
 def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Optional[nn.Module] = None,
           critic: Optional[nn.Module] = None, device: Optional[Union[str, torch.device]] = None,
-          on_log: Optional[Callable[[TrainResult], dict]] = None, **overrides) -> TrainResult:
+          on_log: Optional[Callable[[TrainResult], dict]] = None,
+          checkpoint_path: Optional[Union[str, "os.PathLike[str]"]] = None, resume: Union[bool, str] = False,
+          checkpoint_seconds: float = 60.0, **overrides) -> TrainResult:
     """Train a GAN on ``data`` (a name from ``gan_lab.data``, an (n, d) tensor, or a sampler).
 
     ``config`` fields can be overridden by keyword, e.g. ``train("8gaussians", objective="gan", steps=500)``.
@@ -183,10 +194,14 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
     the same seed reproduces a run on the CPU. ``on_log(result)``, if given, is called at every log and
     returns a dict of extra numbers to record in the history (e.g. a generator's parameter), or raises
     ``StopTraining`` to end the run early.
+    With ``checkpoint_path`` the run is saved (atomically) at a log once ``checkpoint_seconds`` have passed
+    since the last save, and at the end; ``resume=True`` continues that file exactly (its configuration and
+    data must be this run's), ``resume="auto"`` does so if the file exists.
     Bad configuration raises ``ValueError`` before any work;
     a NaN/Inf loss raises ``TrainingDiverged`` carrying the partial result.
     """
     cfg = _config(config, overrides, on_log)
+    saving = _Checkpointing.check(checkpoint_path, resume, checkpoint_seconds)
     for arg, net in (("generator", generator), ("critic", critic)):
         if net is not None and not isinstance(net, nn.Module):
             raise ValueError(f"{arg} must be a torch.nn.Module or None, got {type(net).__name__}")
@@ -204,7 +219,7 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
         if cfg.generator_loss == "feature_matching" and not callable(getattr(D, "features", None)):
             raise ValueError("generator_loss='feature_matching' needs a critic with a features(x) method (its "
                              f"hidden activations, as nets.MLP has); got a {type(D).__name__} without one")
-    (result,) = _train_stack(real, [cfg], G, D, dev, on_log)
+    (result,) = _train_stack(real, [cfg], G, D, dev, on_log, saving, _data_tag(data))
     if result.diverged is not None:
         raise TrainingDiverged(result.diverged, result)
     return result
@@ -212,7 +227,9 @@ def train(data: Data, config: Optional[TrainConfig] = None, *, generator: Option
 
 def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequence[int],
                 device: Optional[Union[str, torch.device]] = None,
-                on_log: Optional[Callable[[TrainResult], dict]] = None, **overrides) -> list[TrainResult]:
+                on_log: Optional[Callable[[TrainResult], dict]] = None,
+                checkpoint_path: Optional[Union[str, "os.PathLike[str]"]] = None, resume: Union[bool, str] = False,
+                checkpoint_seconds: float = 60.0, **overrides) -> list[TrainResult]:
     """Train one configuration with several seeds as one batched computation; one ``TrainResult`` per seed.
 
     Seed k's run is the run ``train(data, config, seed=seeds[k], **overrides)`` would do: the same initial
@@ -222,8 +239,11 @@ def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequ
     runs up to floating-point summation order. Each result's ``seconds`` is the wall time of the whole batch.
     A seed whose loss becomes NaN/Inf stops there (its ``diverged`` says why) while the others train on;
     nothing is raised. ``on_log`` is called per seed with copies of that seed's networks.
+    ``checkpoint_path`` / ``resume`` / ``checkpoint_seconds`` as in ``train`` (one file for all seeds; no
+    checkpoint is written once a seed has diverged, so the last good one stays).
     """
     cfg = _config(config, overrides, on_log)
+    saving = _Checkpointing.check(checkpoint_path, resume, checkpoint_seconds)
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, (list, tuple, range)):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
     seeds = list(seeds)
@@ -241,7 +261,65 @@ def train_seeds(data: Data, config: Optional[TrainConfig] = None, *, seeds: Sequ
         gens.append(nets.generator(real.dim, c.noise_dim, width=c.width, depth=c.depth))
         crits.append(default_critic(real.dim, c))
     G, D = nets.StackedMLP(gens).to(dev), nets.StackedMLP(crits).to(dev)
-    return _train_stack(real, cfgs, G, D, dev, on_log)
+    return _train_stack(real, cfgs, G, D, dev, on_log, saving, _data_tag(data))
+
+
+def _data_tag(data: Data) -> str:
+    """What a checkpoint records of the data, so a run is never resumed on other data: the data set's
+    name, a tensor's SHA-256, or "callable" (a sampler function cannot be fingerprinted)."""
+    if isinstance(data, str):
+        return data
+    if isinstance(data, torch.Tensor):
+        t = data.detach().cpu().contiguous()
+        return "tensor:" + hashlib.sha256(t.view(torch.uint8).numpy().tobytes()).hexdigest()[:32]
+    return "callable"
+
+
+_TRAINER = "gan_lab.train"
+
+
+@dataclass(frozen=True)
+class _Checkpointing:
+    """Where and how often ``_train_stack`` saves its run state, and whether it starts from a saved one."""
+
+    path: Optional[str] = None
+    resume: Union[bool, str] = False
+    seconds: float = 60.0
+
+    @staticmethod
+    def check(path, resume, seconds) -> "_Checkpointing":
+        if resume not in (False, True, "auto") or isinstance(resume, (int, float)) and not isinstance(resume, bool):
+            raise ValueError(f"resume must be True, False or 'auto', got {resume!r}")
+        seconds = checks.number_at_least("checkpoint_seconds", seconds, 0.0)
+        if path is None:
+            if resume is True:
+                raise ValueError("resume=True needs a checkpoint_path")
+            return _Checkpointing(None, False, seconds)
+        return _Checkpointing(_checkpoint.check_writable(path), resume, seconds)
+
+    def load(self, cfgs: list[TrainConfig], data_tag: str) -> Optional[dict]:
+        """The saved state to resume from (checked to be this run's), or None to start afresh."""
+        if self.path is None or self.resume is False or (self.resume == "auto" and not os.path.exists(self.path)):
+            return None
+        state = _checkpoint.load_checkpoint(self.path)
+        if state.get("trainer") != _TRAINER:
+            raise _checkpoint.CheckpointError(f"{self.path!r} is a gan_lab checkpoint but not one of train / "
+                                              f"train_seeds (trainer {state.get('trainer')!r})")
+        mine = [{k: v for k, v in asdict(c).items() if k != "progress"} for c in cfgs]
+        saved = [{k: v for k, v in c.items() if k != "progress"} for c in state["configs"]]
+        if saved != mine:
+            diffs = sorted({k for a, b in zip(saved, mine) for k in set(a) | set(b) if a.get(k) != b.get(k)})
+            if len(saved) != len(mine):
+                diffs = [f"{len(saved)} seed(s) saved, {len(mine)} given"]
+            raise ValueError(f"cannot resume from {self.path!r}: it was written by another run (differs in "
+                             f"{', '.join(diffs)}); only progress may change on resume")
+        if state["data"] != data_tag:
+            raise ValueError(f"cannot resume from {self.path!r}: it was trained on other data "
+                             f"({state['data'][:40]!r}, this run's is {data_tag[:40]!r})")
+        if state["seed_offset"] != settings.seed_offset():
+            raise ValueError(f"cannot resume from {self.path!r}: it was written with GAN_LAB_SEED_OFFSET="
+                             f"{state['seed_offset']}, this run has {settings.seed_offset()}")
+        return state
 
 
 def default_critic(dim: int, cfg: TrainConfig) -> nets.MLP:
@@ -253,9 +331,11 @@ def default_critic(dim: int, cfg: TrainConfig) -> nets.MLP:
 
 
 def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Module, D: nn.Module,
-                 dev: torch.device, on_log) -> list[TrainResult]:
+                 dev: torch.device, on_log, saving: _Checkpointing = _Checkpointing(),
+                 data_tag: str = "callable") -> list[TrainResult]:
     """The loop for K = len(cfgs) seeds. With K > 1, G and D are ``StackedMLP``s mapping (K, n, .) to
     (K, n, .); with K = 1 they may be any modules mapping (n, .) to (n, .)."""
+    saved = saving.load(cfgs, data_tag)   # before any work: a wrong file is refused at once
     cfg, K = cfgs[0], len(cfgs)
     name, dim = sample_real.name, sample_real.dim
     stacked = isinstance(G, nets.StackedMLP)
@@ -287,6 +367,21 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
         results.append(TrainResult(G if not stacked else None, D if not stacked else None, c, history))
     z_fixed = noise(cfg.snapshots, "snapshot_noise")
     alive = [True] * K
+    run_state = loop.RunState({"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}, [], rngs)
+    first, seconds_before = 1, 0.0
+    if saved is not None:
+        try:
+            run_state.restore(saved)
+        except RuntimeError as err:
+            raise _checkpoint.CheckpointError(f"cannot resume from {saving.path!r}: its networks do not fit this "
+                                              f"run's ({str(err).strip().splitlines()[0]})") from None
+        for r, h, snaps, why, stop in zip(results, saved["histories"], saved["snapshots"], saved["diverged"],
+                                          saved["stopped"]):
+            r.history = {k: list(v) for k, v in h.items()}
+            r.snapshots = [(int(st), x) for st, x in snaps]
+            r.diverged, r.stopped, r.start_step = why, stop, int(saved["step"])
+        alive = [bool(a) for a in saved["alive"]]
+        first, seconds_before = int(saved["step"]) + 1, float(saved["seconds"])
 
     def unstack() -> None:
         if stacked:
@@ -316,7 +411,21 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
     def packed(x: torch.Tensor) -> torch.Tensor:
         """(K, n, d) -> (K, n / pack, pack d): each row of the critic's input is ``pack`` samples side by side."""
         return x if P == 1 else x.reshape(x.shape[0], x.shape[1] // P, P * dim)
-    start = time.perf_counter()
+    start = time.perf_counter() - seconds_before
+    last_save = time.perf_counter()
+
+    def save(step: int) -> None:
+        """Write the run state after generator step ``step``, unless a network holds NaN/Inf (a diverged
+        seed): then the last good file stays, and a resume re-runs the same steps to the same end."""
+        nonlocal last_save
+        if not all(bool(torch.isfinite(p).all()) for net in (G, D) for p in net.parameters()):
+            return
+        _checkpoint.save_checkpoint(saving.path, run_state.state(
+            trainer=_TRAINER, step=step, configs=[asdict(c) for c in cfgs], data=data_tag,
+            seed_offset=settings.seed_offset(), histories=[r.history for r in results],
+            snapshots=[[[st, x] for st, x in r.snapshots] for r in results], diverged=[r.diverged for r in results],
+            stopped=[r.stopped for r in results], alive=alive, seconds=time.perf_counter() - start))
+        last_save = time.perf_counter()
 
     def log(step: int, loss_d, loss_g, estimate, penalty) -> None:
         """Record step ``step`` for every live seed: losses (None before training), W1, modes, snapshots, on_log."""
@@ -361,11 +470,12 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
                     h.setdefault(key, []).append(value)
             h["seconds"].append(time.perf_counter() - start)
 
-    if cfg.log_start:
+    if cfg.log_start and saved is None:
         log(0, None, None, None, None)
     desc = cfg.objective if K == 1 else f"{cfg.objective} x{K} seeds"
-    bar = tqdm(range(1, cfg.steps + 1) if any(alive) else range(0), disable=not cfg.progress, desc=desc,
-               leave=False)
+    bar = tqdm(range(first, cfg.steps + 1) if any(alive) else range(0), disable=not cfg.progress, desc=desc,
+               leave=False, initial=first - 1, total=cfg.steps)
+    done = first - 1
     for step in bar:
         # ---- critic / discriminator: n_critic steps -------------------------------------------------
         early = cfg.n_critic_early > 0 and (step <= 25 or step % 500 == 0)
@@ -436,8 +546,13 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
 
         if (step % cfg.log_every == 0 or step == cfg.steps) and any(alive):
             log(step, loss_d, loss_g, estimate, penalty)
+            if saving.path is not None and step < cfg.steps and time.perf_counter() - last_save >= saving.seconds:
+                save(step)
+        done = step
         if not any(alive):
             break
+    if saving.path is not None:
+        save(done)
     seconds = time.perf_counter() - start
     unstack()
     for r in results:

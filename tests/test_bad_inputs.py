@@ -211,7 +211,8 @@ def _image_cases() -> list:
 
 
 def _image_path_cases() -> list:
-    """Checkpoint targets that cannot take a file (train_images only: cached refuses checkpoint_path)."""
+    """Checkpoint targets that cannot take a file (train, train_seeds and train_images; cached refuses
+    checkpoint_path)."""
     return [
         ("checkpoint_path", 3, "checkpoint_path.*3"),
         ("checkpoint_path", "/no/such/folder/run.pt", "checkpoint_path.*/no/such/folder"),
@@ -271,6 +272,11 @@ TABLE = (
         ([], r"seeds.*\[\]"), ([True], "seeds.*True"), ([-1], "seeds.*-1"), ([1.5], "seeds.*1.5"),
         ([2**63], "seeds.*9223372036854775808"), ([1, 1], r"seeds.*distinct.*\[1, 1\]"), (5, "seeds.*5"),
         ("01", "seeds.*'01'"), (None, "seeds.*None"), ([0, "1"], "seeds.*'1'")]]
+    + [(entry, *c) for entry in ("train", "train_seeds") for c in _image_path_cases() + [
+        ("resume", "yes", "resume.*'yes'"), ("resume", 1, "resume.*1"),
+        ("checkpoint_seconds", -1.0, "checkpoint_seconds.*-1"), ("checkpoint_seconds", "60", "checkpoint_seconds.*'60'"),
+        ("checkpoint_seconds", math.nan, "checkpoint_seconds.*nan")]]
+    + [("cached(train)", "checkpoint_path", "run.pt", "checkpoint_path"), ("cached(train)", "resume", True, "resume")]
     + [("train_images", *c) for c in _image_cases() + _image_path_cases()]
     + [("fit_critic", *c) for c in FIT_CRITIC_CASES]
     + [("fit_discriminator", *c) for c in DISCRIMINATOR_CASES]
@@ -297,7 +303,7 @@ def _run(entry: str, folder, arg=None, value=None):
         kwargs[arg] = folder if isinstance(value, str) and value == "FOLDER" else value
     if entry == "fit_critic" and (arg, value) == ("one_sided", True):
         kwargs["constraint"] = "clip"
-    if entry == "train_images" and (arg, value) == ("resume", True):
+    if entry in ("train_images", "train", "train_seeds") and (arg, value) == ("resume", True):
         kwargs["checkpoint_path"] = None
     return call(folder, **kwargs)
 

@@ -166,3 +166,55 @@ def test_an_image_runs_checkpoint_lives_in_the_run_folder_and_a_rerun_resumes_it
     assert runs.checkpoint_path("ch06", pictures, replace(cfg, lr=2e-4)) != path   # another run
     monkeypatch.setenv("GAN_LAB_REUSE", "0")                           # the published build starts afresh
     assert runs.checkpoint_path("ch06", pictures, cfg) == path and not path.exists()
+
+
+LONG = dict(steps=12, width=8, depth=1, batch_size=16, log_every=2, eval_samples=50, progress=False)
+
+
+class _Cut(BaseException):
+    """A cell cut off mid-run (what a KeyboardInterrupt does)."""
+
+
+def _cut_run(partial, at_log: int) -> int:
+    """Leave behind the partial checkpoint that a run interrupted at its ``at_log``-th log writes."""
+    calls = [0]
+
+    def on_log(result):
+        calls[0] += 1
+        if calls[0] == at_log:
+            raise _Cut
+    with pytest.raises(_Cut):
+        train.train("8gaussians", seed=1, **LONG, checkpoint_path=partial, checkpoint_seconds=0, on_log=on_log)
+    from gan_lab import checkpoint
+    return checkpoint.load_checkpoint(partial)["step"]
+
+
+@pytest.mark.parametrize("reuse, damage, resumed", [("", False, True), ("", True, False), ("0", False, False)],
+                         ids=["resumed", "damaged-retrained", "make-book-starts-afresh"])
+def test_a_cut_off_run_is_resumed_from_its_partial_checkpoint(folder, monkeypatch, reuse, damage, resumed):
+    partial = runs.run_dir() / f"train-{runs.run_key(train.train, '8gaussians', seed=1, **LONG)}.partial.pt"
+    saved = _cut_run(partial, 3)
+    assert saved == 4
+    if damage:
+        partial.write_bytes(partial.read_bytes()[:100])
+    if reuse:
+        monkeypatch.setenv("GAN_LAB_REUSE", reuse)
+    with __import__("warnings").catch_warnings(record=True) as caught:
+        __import__("warnings").simplefilter("always")
+        result = runs.cached(train.train, "8gaussians", seed=1, **LONG)
+    assert result.start_step == (saved if resumed else 0)
+    assert any("cannot be resumed" in str(w.message) for w in caught) == damage
+    whole = train.train("8gaussians", seed=1, **LONG)
+    assert learned(result.history) == learned(whole.history)
+    assert torch.equal(result.sample(5, seed=0), whole.sample(5, seed=0))
+    assert entries(folder) == ["pt", "sha256"]     # the partial file is gone once the run is stored
+
+
+def test_the_checkpoint_interval_comes_from_the_environment(monkeypatch):
+    assert runs.checkpoint_seconds() == 60.0
+    monkeypatch.setenv("GAN_LAB_CHECKPOINT_SECONDS", "0.5")
+    assert runs.checkpoint_seconds() == 0.5
+    for bad in ("-1", "soon", "inf", "nan"):
+        monkeypatch.setenv("GAN_LAB_CHECKPOINT_SECONDS", bad)
+        with pytest.raises(ValueError, match=f"GAN_LAB_CHECKPOINT_SECONDS='{bad}'"):
+            runs.cached(train.train, "8gaussians", seed=1, **TOY)
