@@ -128,12 +128,6 @@ def _scores(name: str, scores) -> torch.Tensor:
     return scores
 
 
-def _target(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def hinge_discriminator_loss(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))], on the critic's raw outputs D (no sigmoid).
 
@@ -159,7 +153,7 @@ def least_squares_discriminator_loss(real: torch.Tensor, fake: torch.Tensor, *, 
     generator minimises a Pearson chi^2 divergence (``theory.least_squares_generator_objective``).
     """
     real, fake = _scores("real", real), _scores("fake", fake)
-    a, b = _target("a", a), _target("b", b)
+    a, b = checks.finite_number("a", a), checks.finite_number("b", b)
     return 0.5 * ((real - b) ** 2).mean() + 0.5 * ((fake - a) ** 2).mean()
 
 
@@ -169,7 +163,7 @@ def least_squares_generator_loss(fake: torch.Tensor, *, c: float = 1.0) -> torch
     Unlike the saturating GAN loss, a fake that D scores far from c still gets a gradient proportional to
     the distance."""
     fake = _scores("fake", fake)
-    c = _target("c", c)
+    c = checks.finite_number("c", c)
     return 0.5 * ((fake - c) ** 2).mean()
 
 
