@@ -45,9 +45,12 @@ book: $(BOOK_CONFIG)
 	GAN_LAB_BUDGET=$(GAN_LAB_BUDGET) GAN_LAB_REUSE=$(REUSE) $(VENV)/bin/jupyter-book build . --config $(BUILD_CONFIG) -W -n --keep-going
 	@echo "Book built at budget '$(GAN_LAB_BUDGET)': $(CURDIR)/_build/html/index.html"
 
+# The tests' training runs (gan_lab.runs stores every finished one) go to a folder of their own, removed
+# afterwards: the run folder of a machine that tests every commit would otherwise grow with each code version.
 test:
 	@bash scripts/setup.sh
-	GAN_LAB_BUDGET=quick GAN_LAB_REUSE=0 $(VENV)/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env
+	runs=$$(mktemp -d); trap 'rm -rf "$$runs"' EXIT; \
+	GAN_LAB_RUN_DIR=$$runs GAN_LAB_BUDGET=quick GAN_LAB_REUSE=0 $(VENV)/bin/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env
 
 assignments:
 	@bash scripts/setup.sh
