@@ -254,6 +254,7 @@ class Critic(nn.Module):
     halving the resolution, LeakyReLU(0.2) between, then Linear(4 x 4 x C -> 1). ``resnet``: residual
     ``DownBlock``s of ``width`` channels with mean-pool downsampling to 8 x 8, two more at 8 x 8, ReLU,
     mean over positions, Linear(width -> 1). No BatchNorm; ``norm="layer"`` adds per-sample layer norms.
+    ``features(x)`` is the head's input phi(x), of ``num_features`` dimensions: f(x) = head(phi(x)).
 
     ``norm="spectral"``: every convolution and linear layer (shortcuts and head included) multiplies by
     W / sigma(W), sigma(W) the largest singular value of the kernel as an (out, in kh kw) matrix, estimated by
@@ -280,24 +281,32 @@ class Critic(nn.Module):
                 layers.append(LeakyReLU(0.2))
                 c_in, c = c, 2 * c
             self.body = nn.Sequential(*layers, nn.Flatten())
-            self.head = nn.Linear(4 * 4 * c_in, 1)
+            self.num_features = 4 * 4 * c_in
+            self.head = nn.Linear(self.num_features, 1)
         else:
             n_down = int(math.log2(size // 8))               # to 8 x 8
             blocks = [DownBlock(3, width, down=True, first=True, norm=norm)]
             blocks += [DownBlock(width, width, down=True, norm=norm) for _ in range(n_down - 1)]
             blocks += [DownBlock(width, width, down=False, norm=norm) for _ in range(2)]
             self.body = nn.Sequential(*blocks, ReLU())
+            self.num_features = width
             self.head = nn.Linear(width, 1)
         if norm == "spectral":
             _spectrally_normalise(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x), the input of the linear head: (n, ``num_features``), the flattened 4 x 4 x C map (``dcgan``)
+        or the mean over positions of the last block (``resnet``). f(x) = head(phi(x)); the projection
+        critic of ``gan_lab.conditional`` adds <e(y), phi(x)>."""
         if x.dim() != 4 or tuple(x.shape[1:]) != (3, self.size, self.size):
             raise ValueError(f"Critic takes images of shape (n, 3, {self.size}, {self.size}), got {tuple(x.shape)}")
         h = self.body(x)
         if self.kind == "resnet":
             h = h.mean(dim=(2, 3))
-        return self.head(h).view(-1)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x)).view(-1)
 
 
 def _spectrally_normalise(net: nn.Module) -> None:

@@ -14,6 +14,19 @@ The paper's image settings are the defaults: lambda = 10, n_critic = 5, Adam(lr 
 ``objective="gan"``, ``"lsgan"``, ``"hinge"`` or ``"wgan-clip"`` swap the two losses (and the Lipschitz
 method) and nothing else; ``critic_norm="spectral"`` gives SN-GAN's critic (with ``"hinge"``).
 
+Conditional runs (``condition=(K_1, ..., K_A)`` and ``labels``, ``gan_lab.conditional``): every image has a
+label y, a row of A attribute values; G(z, y) gets the label's embedding next to z, the critic is the
+projection critic f(x, y) = psi(phi(x)) + <e(y), phi(x)>. In each critic step the real images and their
+labels come by the same indices i; the fakes' labels y~ are labels of the training set drawn by indices
+j ~ U{1..N} (the empirical label distribution), drawn from the same stream after eps; the penalty scores
+x_hat with the real image's label y (the interpolate's end that is data):
+
+            x, y = images[i], labels[i];  z, eps;  y~ = labels[j]                (j after eps)
+            loss_d = E[f(G(z, y~), y~)] - E[f(x, y)] + lambda * E[(||grad_x f(x_hat, y)||_2 - 1)^2]
+        z, then y~ = labels[j];  loss_g = -E[f(G(z, y~), y~)]
+
+An unconditional run (``condition=()``, the default) draws exactly what it drew before conditioning existed.
+
 Data. Batches are drawn with replacement from the in-memory image tensor by indices from the same
 explicit ``torch.Generator`` that draws z and eps, not by a ``DataLoader``. Image sets for this book
 (synthetic shapes, CIFAR-sized data) fit in memory, indexing a tensor costs microseconds next to a critic
@@ -61,13 +74,14 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Optional, Union
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from . import checkpoint as _checkpoint
-from . import checks, convnets, distributed, loop, losses, objectives, settings
+from . import checks, conditional, convnets, distributed, loop, losses, objectives, settings
 from .loop import StopTraining, TrainingDiverged
 
 __all__ = ["ImageTrainConfig", "ImageTrainResult", "train_images", "build_networks", "to_uint8", "image_grid",
@@ -97,6 +111,9 @@ class ImageTrainConfig:
                                         # WGAN paper's "dcgan-no-bn-constant-width" or "mlp")
     objective: str = "wgan-gp"          # gan_lab.objectives.NAMES
     noise_dim: int = 128
+    condition: tuple = ()               # conditional run: the number of values of each label attribute, e.g.
+                                        # (3, 2, 2) for (shape, colour, noise) or (10,) for digits; () = none
+    condition_dim: int = 32             # conditional run: dimension of G's label embedding, concatenated to z
     steps: int = 1000                   # generator iterations
     batch_size: int = 64
     n_critic: int = 5                   # critic steps per generator step
@@ -128,6 +145,7 @@ class ImageTrainConfig:
         # plain floats from here on (np.float64 from np.logspace passes the check): the config goes into
         # checkpoints, which hold only plain Python numbers
         object.__setattr__(self, "betas", checks.betas(self.betas))
+        object.__setattr__(self, "condition", conditional.check_condition(self.condition))
         object.__setattr__(self, "lr", float(self.lr))
         for name in ("penalty_weight", "clip", "label_smoothing"):
             if getattr(self, name) is not None:
@@ -142,12 +160,13 @@ class ImageTrainConfig:
         return objectives.objective(self.objective, **kwargs)
 
     def _check(self) -> None:
-        for name in ("width", "noise_dim", "steps", "n_critic", "log_every", "sample_every"):
+        for name in ("width", "noise_dim", "condition_dim", "steps", "n_critic", "log_every", "sample_every"):
             checks.integer(name, getattr(self, name), 1)
         checks.integer("batch_size", self.batch_size, 2)   # the generator's batch norm needs two samples
         for name in ("snapshots", "checkpoint_every"):
             checks.integer(name, getattr(self, name), 0)
         checks.seed("seed", self.seed)
+        conditional.check_condition(self.condition)
         if type(self.size) is not int or self.size not in convnets.SIZES:
             raise ValueError(f"size must be one of {convnets.SIZES}, got {self.size!r}")
         if self.kind not in convnets.KINDS:
@@ -180,7 +199,8 @@ class ImageTrainResult:
     training so far), ``samples``: (step, uint8 images (snapshots, 3, size, size)) of G at a fixed batch of z,
     from step 0 (the untrained generator) on,
     ``seconds`` (this call's wall time), ``start_step`` (the checkpoint's step when resumed, else 0) and
-    ``stopped`` (``on_log`` raised ``StopTraining``)."""
+    ``stopped`` (``on_log`` raised ``StopTraining``). A conditional run's snapshots are of the labels
+    ``snapshot_labels``."""
 
     generator: nn.Module
     critic: nn.Module
@@ -191,9 +211,28 @@ class ImageTrainResult:
     start_step: int = 0
     stopped: bool = False
 
+    @property
+    def snapshot_labels(self) -> Optional[torch.Tensor]:
+        """The labels of a conditional run's snapshots, ``conditional.label_grid(condition, snapshots)``
+        (every combination in turn, held-out ones included); None for an unconditional run."""
+        if not self.config.condition:
+            return None
+        return conditional.label_grid(self.config.condition, self.config.snapshots)
+
     @torch.no_grad()
-    def sample(self, n: int, *, seed: Optional[int] = None) -> torch.Tensor:
-        """n images G(z) in [-1, 1], shape (n, 3, size, size), on the CPU (batch norm in eval mode)."""
+    def sample(self, n: int, *, seed: Optional[int] = None, labels=None) -> torch.Tensor:
+        """n images G(z) in [-1, 1], shape (n, 3, size, size), on the CPU (batch norm in eval mode).
+
+        A conditional run needs ``labels``: a tensor (n, A), or one label (a tuple of A ints) for all n
+        images; this is ``conditional.generate(generator, labels, seed=seed, n=n)``."""
+        if self.config.condition or labels is not None:
+            if not self.config.condition:
+                raise ValueError(f"labels={labels!r:.60} given, but this run is unconditional (condition=())")
+            if labels is None:
+                raise ValueError(f"this run is conditional (condition={self.config.condition}): sample needs labels")
+            if isinstance(labels, (torch.Tensor, np.ndarray)):
+                return conditional.generate(self.generator, labels, seed=seed, n=n)
+            return conditional.generate(self.generator, labels, seed=seed, n=checks.integer("n", n, 1))
         g = settings.rng(seed) if seed is not None else None
         device = next(self.generator.parameters()).device
         z = torch.randn(n, self.config.noise_dim, generator=g).to(device)
@@ -208,9 +247,23 @@ class ImageTrainResult:
 def build_networks(cfg: ImageTrainConfig) -> tuple[nn.Module, nn.Module]:
     """The untrained (generator, critic) of ``cfg``, drawn from torch's global generator (``train_images``
     seeds it first): ``convnets.generator_for(cfg.generator or cfg.kind, ...)`` and
-    ``convnets.Critic(size, width, kind, critic_norm)``."""
-    G = convnets.generator_for(cfg.generator or cfg.kind, cfg.noise_dim, cfg.size, cfg.width)
-    return G, convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
+    ``convnets.Critic(size, width, kind, critic_norm)``.
+
+    A conditional config (``condition`` not empty) wraps them (``gan_lab.conditional``), drawn in this order:
+    G_0 for noise_dim + condition_dim inputs, G's ``AttributeEmbedding(condition, condition_dim)`` (N(0, 1),
+    the scale of z), the critic, its embedding of the critic's ``num_features`` dimensions (N(0, 1 / d),
+    the scale of the head's weights; spectrally normalised with ``critic_norm="spectral"``)."""
+    name = cfg.generator or cfg.kind
+    if not cfg.condition:
+        G = convnets.generator_for(name, cfg.noise_dim, cfg.size, cfg.width)
+        return G, convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
+    G = conditional.ConditionalGenerator(convnets.generator_for(name, cfg.noise_dim + cfg.condition_dim, cfg.size,
+                                                                cfg.width),
+                                         conditional.AttributeEmbedding(cfg.condition, cfg.condition_dim))
+    D = convnets.Critic(cfg.size, cfg.width, cfg.kind, cfg.critic_norm)
+    e = conditional.AttributeEmbedding(cfg.condition, D.num_features, std=D.num_features ** -0.5,
+                                       spectral=cfg.critic_norm == "spectral")
+    return G, conditional.ProjectionCritic(D, e)
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -270,6 +323,21 @@ def _check_images(images: torch.Tensor, cfg: ImageTrainConfig) -> None:
     if lo < -1 or hi > 1:
         raise ValueError(f"images must lie in [-1, 1] (gan_lab.data.to_tensor maps uint8 there), "
                          f"got values in [{lo:.4g}, {hi:.4g}]")
+
+
+def _check_labels(labels, cfg: ImageTrainConfig, n: int) -> Optional[torch.Tensor]:
+    """A conditional run's labels as a LongTensor (n, A) (``conditional.check_labels``); None for an
+    unconditional run, which must not be given any."""
+    if not cfg.condition:
+        if labels is not None:
+            desc = f"a tensor of shape {tuple(labels.shape)}" if hasattr(labels, "shape") else f"{labels!r:.60}"
+            raise ValueError(f"labels ({desc}) were given, but the config is unconditional (condition=()): set "
+                             "condition to the number of values of each label attribute, e.g. condition=(3, 2)")
+        return None
+    if labels is None:
+        raise ValueError(f"condition={cfg.condition} makes a conditional run: train_images needs labels, one row "
+                         f"of {len(cfg.condition)} attribute value(s) per image")
+    return conditional.check_labels(labels, cfg.condition, n)
 
 
 def _amp(cfg: ImageTrainConfig, dev: torch.device) -> Optional[torch.dtype]:
@@ -338,6 +406,11 @@ def _resume_state(path: str, cfg: ImageTrainConfig, world_size: int = 1) -> dict
     return state
 
 
+def _play(net: nn.Module, x: torch.Tensor, y: Optional[torch.Tensor]) -> torch.Tensor:
+    """net(x) for an unconditional player (y None), net(x, y) for a conditional one."""
+    return net(x) if y is None else net(x, y)
+
+
 def _scaler(dev: torch.device) -> "torch.amp.GradScaler":
     if hasattr(torch.amp, "GradScaler"):
         return torch.amp.GradScaler(dev.type)
@@ -359,13 +432,16 @@ def _update(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
 # ---- the loop -----------------------------------------------------------------------------------------
 
 def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None, *,
-                 checkpoint_path: Optional[Union[str, "os.PathLike[str]"]] = None,
+                 labels: Optional[torch.Tensor] = None, checkpoint_path: Optional[Union[str, "os.PathLike[str]"]] = None,
                  resume: Union[bool, str] = False, device: Optional[Union[str, torch.device]] = None,
                  on_log: Optional[Callable[[ImageTrainResult], Optional[dict]]] = None,
                  **overrides) -> ImageTrainResult:
     """Train a convolutional WGAN-GP on ``images``: a float tensor (n, 3, size, size) in [-1, 1].
 
     ``config`` fields can be overridden by keyword, e.g. ``train_images(x, size=16, width=8, steps=50)``.
+    ``labels`` (a conditional config, ``condition=(K_1, ..., K_A)``): an integer tensor (n, A), or (n,)
+    for one attribute, the label of each image; the pair is then G(z, y) and the projection critic
+    f(x, y) (module docstring). An unconditional config takes no labels.
     The networks are built after seeding with ``config.seed``; batches, z and eps come from one CPU
     generator seeded with it, so on the CPU the same seed gives bit-identical weights.
 
@@ -387,6 +463,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     cfg = loop.configure(config, ImageTrainConfig, overrides)
     loop.check_on_log(on_log)
     _check_images(images, cfg)
+    y_data = _check_labels(labels, cfg, len(images))    # None: an unconditional run
     dev = settings.resolve_device(device)
     amp_dtype = _amp(cfg, dev)
     world = distributed.current()          # None: one process, the path of every notebook
@@ -421,7 +498,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
             raise _checkpoint.CheckpointError(
                 f"cannot resume from {checkpoint_path!r}: its networks do not fit the configuration's "
                 f"(size {cfg.size}, width {cfg.width}, kind {cfg.kind!r}, generator {cfg.generator or cfg.kind!r}, critic norm "
-                f"{cfg.critic_norm!r}): {first[1].strip() if len(first) > 1 else first[0]}"
+                f"{cfg.critic_norm!r}, condition {cfg.condition}): {first[1].strip() if len(first) > 1 else first[0]}"
             ) from None
         result.history = {k: list(v) for k, v in state["history"].items()}
         result.samples = [(int(s), x) for s, x in state["samples"]]
@@ -430,6 +507,9 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     data = images.detach().to(dev, torch.float32)
     z_fixed = torch.randn(cfg.snapshots, cfg.noise_dim, generator=settings.stream(cfg.seed, "snapshot_noise"))
     z_fixed = z_fixed.to(dev)
+    y_fixed = result.snapshot_labels.to(dev) if y_data is not None else None   # the grid of every combination
+    if y_data is not None:
+        y_data = y_data.to(dev)
 
     def autocast():
         return torch.autocast(dev.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None)
@@ -448,7 +528,7 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     def snapshot(step: int) -> None:   # G(z_fixed) as uint8, kept in result.samples
         G.eval()
         with torch.no_grad(), autocast():
-            x = G(z_fixed)
+            x = _play(G, z_fixed, y_fixed)
         G.train()
         if not bool(torch.isfinite(x).all()):
             raise TrainingDiverged(f"training diverged by generator step {step}: the generator outputs NaN or "
@@ -456,6 +536,12 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
         result.samples.append((step, to_uint8(x)))
 
     N, B = len(data), cfg.batch_size * ranks     # B: the global batch
+
+    def labels_drawn() -> Optional[torch.Tensor]:   # B labels of the training set: its empirical distribution
+        if y_data is None:
+            return None
+        return y_data[torch.randint(N, (B,), generator=rng).to(dev)]
+
     use_penalty = game.lipschitz == "penalty" and cfg.penalty_weight > 0
     critic, generator = D, G          # what the losses' forward passes go through: the DDP wrappers if any
     if world is not None:
@@ -473,22 +559,27 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     for step in bar:
         # ---- critic: n_critic steps on E[f(G(z))] - E[f(x)] + lambda * penalty -------------------------
         for _ in range(cfg.n_critic):
-            idx = torch.randint(N, (B,), generator=rng)
+            idx = torch.randint(N, (B,), generator=rng).to(dev)
             z = torch.randn(B, cfg.noise_dim, generator=rng)
             eps = torch.rand(B, 1, 1, 1, generator=rng)
-            real = data[idx.to(dev)]
+            fake_y = labels_drawn()                   # after eps: an unconditional run draws what it always drew
+            real, real_y = data[idx], (y_data[idx] if y_data is not None else None)
             z, eps = z.to(dev, non_blocking=True), eps.to(dev, non_blocking=True)
             with autocast():
                 with torch.no_grad():
-                    fake = G(z)                       # the whole global batch: its batch-norm statistics
+                    fake = _play(G, z, fake_y)        # the whole global batch: its batch-norm statistics
                 if world is not None:                 # this rank's rows
                     real, fake, eps = real[mine], fake[mine], eps[mine]
-                scores = critic(torch.cat([real, fake.to(real.dtype)])).float()   # one pass over both halves
+                    if y_data is not None:
+                        real_y, fake_y = real_y[mine], fake_y[mine]
+                both_y = torch.cat([real_y, fake_y]) if y_data is not None else None
+                scores = _play(critic, torch.cat([real, fake.to(real.dtype)]), both_y).float()   # one pass, both halves
             real_s, fake_s = scores[:len(real)], scores[len(real):]
             loss_d = game.critic_loss(real_s, fake_s)
             penalty = None
             if use_penalty:    # float32, outside autocast; on D itself, not its DDP wrapper (docstring)
-                penalty = losses.gradient_penalty(D, real, fake.float(), eps=eps)
+                f = D if y_data is None else (lambda x_hat: D(x_hat, real_y))   # x_hat scored with x's label
+                penalty = losses.gradient_penalty(f, real, fake.float(), eps=eps)
                 total_d = loss_d + cfg.penalty_weight * penalty
             else:
                 total_d = loss_d
@@ -498,9 +589,13 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
 
         # ---- generator: one step on -E[f(G(z))] against a frozen critic ------------------------------
         z = torch.randn(B, cfg.noise_dim, generator=rng).to(dev, non_blocking=True)
+        gen_y = labels_drawn()
         D.requires_grad_(False)
         with autocast():
-            gen_s = D(G(z) if world is None else generator(z)[mine]).float()
+            if world is None:
+                gen_s = _play(D, _play(G, z, gen_y), gen_y).float()
+            else:
+                gen_s = _play(D, _play(generator, z, gen_y)[mine], gen_y[mine] if gen_y is not None else None).float()
         loss_g = game.generator_loss(gen_s)
         _update(loss_g, opt_g, scaler_g)
         D.requires_grad_(True)

@@ -474,3 +474,15 @@ def test_bad_new_options_raise_naming_the_value(make, match):
 def test_mlp_generator_refuses_noise_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"\(n, 8\).*\(2, 4\)"):
         MLPGenerator(noise_dim=8, size=16, width=4, depth=1)(torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("size, kind", CASES)
+def test_critic_features_are_the_heads_input(size, kind):
+    torch.manual_seed(0)
+    D = Critic(size=size, width=4, kind=kind)
+    x = torch.rand(3, 3, size, size) * 2 - 1
+    phi = D.features(x)
+    assert phi.shape == (3, D.num_features) and D.num_features == D.head.in_features
+    assert torch.equal(D.head(phi).view(-1), D(x))
+    with pytest.raises(ValueError, match=r"Critic takes images of shape \(n, 3, 16, 16\)"):
+        Critic(size=16, width=4, kind=kind).features(torch.zeros(2, 3, 8, 8))

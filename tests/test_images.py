@@ -243,6 +243,23 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(pictures, tmp_path):
     assert load_checkpoint(path)["step"] == 6
 
 
+def test_a_checkpoint_from_before_conditioning_resumes_exactly(pictures, tmp_path):
+    """Checkpoints written before ``condition`` / ``condition_dim`` existed hold no such config entries: an
+    unconditional run resumes from them as from a new one."""
+    path = tmp_path / "c.pt"
+    whole = run(pictures, steps=6, log_every=1)
+    run(pictures, steps=3, log_every=1, checkpoint_path=path)
+    state = load_checkpoint(path)
+    assert state["config"]["condition"] == () and "condition_dim" in state["config"]
+    del state["config"]["condition"], state["config"]["condition_dim"]
+    save_checkpoint(path, state)
+    resumed = run(pictures, steps=6, log_every=1, checkpoint_path=path, resume=True)
+    assert resumed.start_step == 3 and resumed.config.condition == ()
+    assert_bit_identical(whole.generator, resumed.generator)
+    assert_bit_identical(whole.critic, resumed.critic)
+    assert whole.history["loss_d"] == resumed.history["loss_d"]
+
+
 def test_resume_at_the_last_step_does_no_work(pictures, tmp_path, monkeypatch):
     path = tmp_path / "c.pt"
     done = run(pictures, checkpoint_path=path)
