@@ -24,9 +24,9 @@ factor 2 here keeps the paper's balance against lambda_cyc = 10. The critic's lo
 stands, half the paper's sum E[(D(y) - 1)^2] + E[D(G(x))^2]: a constant factor on a loss that is minimised
 alone does not change Adam's steps (up to its eps). The identity term (from Taigman et al. 2017) asks each
 generator to leave an image that is already in its target domain alone; the paper uses it to keep colours.
-DiscoGAN (Kim et al. 2017, Sec. 3.2: L_G = L_GAN_B + L_CONST_A + L_GAN_A + L_CONST_B) is the same two-cycle
-game with the standard GAN loss and a reconstruction distance d, "such as MSE, cosine distance, and
-hinge-loss"; we use the MSE, the first it names, with weight 1 as the paper writes the sum, and no identity
+DiscoGAN (Kim et al. 2017: L_G = L_GAN_B + L_CONST_A + L_GAN_A + L_CONST_B) is the same two-cycle game
+with the standard GAN loss and a reconstruction distance d, for which the paper allows several choices (the
+mean squared error among them); we use the MSE, with weight 1 as the paper writes the sum, and no identity
 term. Both methods here use the same networks, so a comparison isolates the formulation (DiscoGAN's own
 nets were a conv encoder-decoder with batch norm; the paper's point is the loss, not the net).
 
