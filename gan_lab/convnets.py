@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from . import checks
 from .nets import MLP, ReLU
+from .style import StyleGenerator
 
 __all__ = ["Generator", "MLPGenerator", "Critic", "LeakyReLU", "generator_for", "SIZES", "KINDS", "NORMS",
            "GENERATORS"]
@@ -41,7 +42,7 @@ __all__ = ["Generator", "MLPGenerator", "Critic", "LeakyReLU", "generator_for", 
 SIZES = (16, 32, 64)
 KINDS = ("dcgan", "resnet")
 NORMS = ("none", "layer", "spectral")
-GENERATORS = ("dcgan", "resnet", "dcgan-no-bn-constant-width", "mlp")   # the names ``generator_for`` builds
+GENERATORS = ("dcgan", "resnet", "dcgan-no-bn-constant-width", "mlp", "style")   # the names ``generator_for`` builds
 
 
 def _check(noise_dim: "int | None", size: int, width: int, kind: str, norm: str = "none") -> tuple:
@@ -236,9 +237,13 @@ def generator_for(name: str, noise_dim: int = 128, size: int = 32, width: int = 
     - ``"dcgan-no-bn-constant-width"``: the WGAN paper's robustness generator, ``Generator(noise_dim, size,
       width, "dcgan", batch_norm=False, constant_width=True)`` (Arjovsky et al. 2017, Sec. 4.3);
     - ``"mlp"``: ``MLPGenerator(noise_dim, size)``, the paper's 4 x 512 ReLU MLP. ``width`` counts
-      convolution channels and does not apply to it (its hidden layers have 512 units).
+      convolution channels and does not apply to it (its hidden layers have 512 units);
+    - ``"style"``: ``style.StyleGenerator(noise_dim, size=size, width=width)``, the style-based generator
+      (Karras et al. 2019: mapping network, AdaIN, noise inputs).
     """
     checks.choice("generator", name, GENERATORS)
+    if name == "style":
+        return StyleGenerator(noise_dim, size=size, width=width)
     if name == "mlp":
         _check(noise_dim, size, width, "dcgan")
         return MLPGenerator(noise_dim, size)

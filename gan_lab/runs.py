@@ -145,16 +145,19 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def checkpoint_path(name: str, pictures: torch.Tensor, config: "images.ImageTrainConfig") -> Path:
+def checkpoint_path(name: str, pictures: torch.Tensor, config: "images.ImageTrainConfig", *,
+                    labels: Optional[torch.Tensor] = None) -> Path:
     """Where an image run saves its checkpoint so that re-running the cell (after a Colab disconnect, say)
     continues it: ``run_dir()/<name>-<key>.pt``, the key made like ``run_key`` from the images and the
     config, but without the fields a resume may change (``images.RESUMABLE_FIELDS``: steps, ...), so a
-    longer run continues a shorter one. With ``GAN_LAB_REUSE=0`` (``make book``) an existing file is
-    deleted first: the published build trains from scratch."""
+    longer run continues a shorter one. A conditional run passes its ``labels``, which are part of the key
+    too. With ``GAN_LAB_REUSE=0`` (``make book``) an existing file is deleted first: the published build
+    trains from scratch."""
     if not isinstance(config, images.ImageTrainConfig):
         raise ValueError(f"config must be an ImageTrainConfig, got {type(config).__name__}")
     base = replace(config, **{f: getattr(images.ImageTrainConfig(), f) for f in images.RESUMABLE_FIELDS})
-    path = run_dir() / f"{name}-{run_key(images.train_images, pictures, base)}.pt"
+    key = run_key(images.train_images, pictures, base, **({"labels": labels} if labels is not None else {}))
+    path = run_dir() / f"{name}-{key}.pt"
     if not reuse() and path.exists():
         path.unlink()
     return path

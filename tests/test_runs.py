@@ -218,3 +218,12 @@ def test_the_checkpoint_interval_comes_from_the_environment(monkeypatch):
         monkeypatch.setenv("GAN_LAB_CHECKPOINT_SECONDS", bad)
         with pytest.raises(ValueError, match=f"GAN_LAB_CHECKPOINT_SECONDS='{bad}'"):
             runs.cached(train.train, "8gaussians", seed=1, **TOY)
+
+
+def test_a_conditional_image_runs_checkpoint_is_keyed_by_its_labels():
+    pictures = torch.zeros(4, 3, 16, 16)
+    config = images.ImageTrainConfig(size=16, condition=(2,))
+    one = runs.checkpoint_path("cgan", pictures, config, labels=torch.tensor([0, 1, 0, 1]))
+    assert one == runs.checkpoint_path("cgan", pictures, config, labels=torch.tensor([0, 1, 0, 1]))
+    assert one != runs.checkpoint_path("cgan", pictures, config, labels=torch.tensor([1, 1, 0, 1]))
+    assert one.parent == runs.run_dir() and one.name.startswith("cgan-")
