@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from gan_lab import convnets, data, losses, settings
+from gan_lab import convnets, data, losses
 from gan_lab import infogan as ig
 from gan_lab.checkpoint import CheckpointError
 from gan_lab.infogan import InfoGANConfig, cluster_accuracy, purity, train_infogan
 
+# WGAN-GP, so that seeds and resumes are tested with every draw of the stream (the penalty's eps too)
 TINY = InfoGANConfig(size=16, width=8, noise_dim=8, n_categories=3, n_continuous=1, q_width=16, batch_size=8,
-                     n_critic=2, steps=4, log_every=2, checkpoint_every=2, progress=False)
+                     objective="wgan-gp", n_critic=2, lr=1e-4, betas=(0.0, 0.9), steps=4, log_every=2,
+                     checkpoint_every=2, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +162,10 @@ def test_cluster_scores_refuse_bad_input(pred, y, match):
 
 def test_defaults_fill_only_the_chosen_objectives_lipschitz_setting():
     cfg = InfoGANConfig()
-    assert (cfg.objective, cfg.penalty_weight, cfg.clip, cfg.n_critic) == ("wgan-gp", 10.0, None, 5)
+    assert (cfg.objective, cfg.penalty_weight, cfg.clip, cfg.n_critic, cfg.lr, cfg.betas) == \
+        ("gan", None, None, 1, 1e-3, (0.5, 0.999))
     assert InfoGANConfig(objective="wgan-clip").clip == 0.01
-    assert InfoGANConfig(objective="gan").penalty_weight is None
+    assert InfoGANConfig(objective="wgan-gp").penalty_weight == 10.0
     assert InfoGANConfig(betas=[0.5, 0.99]).betas == (0.5, 0.99)
 
 
@@ -176,7 +179,7 @@ BAD = [
     (dict(steps=0), "steps.*0"), (dict(batch_size=1), "batch_size.*1"), (dict(n_critic=0), "n_critic.*0"),
     (dict(lr=0.0), "lr.*0.0"), (dict(betas=(0.5, 1.0)), r"betas.*\(0.5, 1.0\)"), (dict(seed=-1), "seed.*-1"),
     (dict(log_every=0), "log_every.*0"), (dict(checkpoint_every=-1), "checkpoint_every.*-1"),
-    (dict(penalty_weight=-1.0), "penalty_weight.*-1.0"), (dict(clip=0.01), "clip=0.01.*wgan-gp"),
+    (dict(penalty_weight=-1.0), "penalty_weight.*-1.0"), (dict(clip=0.01), "clip=0.01.*'gan'"),
     (dict(objective="gan", penalty_weight=10.0), "penalty_weight=10.0.*'gan'"),
     (dict(progress="no"), "progress.*'no'"),
 ]
@@ -215,6 +218,7 @@ def test_the_same_seed_gives_bit_identical_networks_and_history(shapes):
         {k: v for k, v in b.history.items() if k != "seconds"}
     assert not torch.equal(a.q.net[0].weight, c.q.net[0].weight)
     assert a.history["step"] == [2, 4] and set(a.history) >= {"loss_d", "loss_g", "info_loss", "mi_bound"}
+    assert all(math.isfinite(v) and v >= 0 for v in a.history["penalty"])
 
 
 def test_an_interrupted_run_resumes_to_the_uninterrupted_run(shapes, tmp_path):
