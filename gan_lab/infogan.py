@@ -212,8 +212,7 @@ def critic_features(critic: convnets.Critic, x: torch.Tensor) -> torch.Tensor:
     if not isinstance(x, torch.Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (3, critic.size, critic.size):
         raise ValueError(f"critic_features takes images of shape (n, 3, {critic.size}, {critic.size}), "
                          f"got {_describe(x)}")
-    h = critic.body(x)
-    return h.mean(dim=(2, 3)) if critic.kind == "resnet" else h
+    return critic.features(x)   # convnets' phi(x); checked here first for this function's own message
 
 
 class QHead(nn.Module):
