@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import subprocess
@@ -69,9 +68,7 @@ def main() -> int:
                 continue
             table.setdefault("notebooks", {}).setdefault(path.stem, {}).setdefault(kind, {})[budget] = round(seconds, 1)
             print(f"{path.stem:24s} {budget:5s} {seconds:7.1f} s", flush=True)
-            tmp = costs.COSTS_FILE.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-            os.replace(tmp, costs.COSTS_FILE)     # written after every notebook: a stopped run keeps its figures
+            costs.save(table)     # written after every notebook: a stopped run keeps its figures
     if failed:
         print(f"failed (not timed): {', '.join(failed)}", file=sys.stderr)
         return 1

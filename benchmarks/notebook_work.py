@@ -686,9 +686,7 @@ def main() -> int:
             table["work_machine"] = (f"counted on the CPU ({platform.processor() or platform.machine()}, float32) "
                                      f"with torch {torch.__version__}, {datetime.date.today().isoformat()}; "
                                      "benchmarks/notebook_work.py")
-            tmp = costs.COSTS_FILE.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-            os.replace(tmp, costs.COSTS_FILE)
+            costs.save(table)
     if failed:
         print(f"failed (not counted): {', '.join(failed)}", file=sys.stderr)
         return 1

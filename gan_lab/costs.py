@@ -22,6 +22,7 @@ networks on a GPU are limited by L, not by R, so the FLOP term alone would be fa
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import torch
 
 from .work import Work
 
-__all__ = ["COSTS_FILE", "BUDGETS", "load", "kind_of_device", "report", "seconds", "work", "DeviceRates",
+__all__ = ["COSTS_FILE", "BUDGETS", "load", "save", "kind_of_device", "report", "seconds", "work", "DeviceRates",
            "calibrate", "rates_for", "estimate_seconds", "ESTIMATE_LABEL"]
 
 COSTS_FILE = Path(__file__).with_name("costs.json")
@@ -45,6 +46,15 @@ def load(path: Path = COSTS_FILE) -> dict:
     if not Path(path).exists():
         return {"machines": {}, "notebooks": {}}
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def save(table: dict, path: Path = COSTS_FILE) -> None:
+    """Write ``table`` (the shape ``load`` returns) to ``path`` atomically: a stopped benchmark keeps the old
+    file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(table, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def kind_of_device(device: Optional[torch.device] = None) -> str:

@@ -255,3 +255,11 @@ def test_every_notebook_of_the_book_has_its_work_counted_at_every_budget(monkeyp
             assert isinstance(entry["partial"], bool) and entry["calls"] >= entry["calls_run_as_they_are"] >= 0
         text = gl.costs.report(path.stem, costs=table, rates=RATES)
         assert text.count(gl.costs.ESTIMATE_LABEL) == 3, text
+
+
+def test_save_writes_the_table_that_load_reads_and_leaves_no_temporary_file(tmp_path):
+    table = {"machines": {"cpu": "a test"}, "notebooks": {"01_minimax": {"cpu": {"quick": 12.5}}}}
+    target = tmp_path / "costs.json"
+    gl.costs.save(table, target)
+    assert gl.costs.load(target) == table
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["costs.json"]
