@@ -73,11 +73,13 @@ def _check_vector(weight: torch.Tensor, u) -> None:
                          f"{tuple(weight.shape)}, got {got}")
 
 
-# Bit-identical slices. train_seeds stacks K networks and must reproduce K separate runs; a batched matrix
-# product or a full reduction need not give a slice the numbers the unbatched one gives, and in GAN training
-# such last-bit differences grow. So every layer's weight is computed on as a batch (B, m, n), B = 1 for one
-# layer, and every product W x is an elementwise product and a sum over one dimension of that batch: the
-# same operations on a slice whatever batch surrounds it.
+# The same operations on every slice. train_seeds stacks K networks and must reproduce K separate runs; a
+# batched matrix product or a full reduction need not give a slice the numbers the unbatched one gives, and
+# in GAN training such last-bit differences grow. So every layer's weight is computed on as a batch
+# (B, m, n), B = 1 for one layer, and every product W x is an elementwise product and a sum over one
+# dimension of that batch, whatever batch surrounds it. (The layers' own products around this module are
+# bmm against mm, which some CPUs round differently: the stack equals the separate networks to rounding,
+# and the tests compare whole runs in float64.)
 
 def _batch_of_matrices(weight: torch.Tensor, batch_dims: int) -> torch.Tensor:
     """(*batch, out, *rest) -> (B, out, prod(rest)), B = prod(batch) (1 for a single layer)."""
