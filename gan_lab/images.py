@@ -486,7 +486,8 @@ def train_images(images: torch.Tensor, config: Optional[ImageTrainConfig] = None
     opt_d = loop.optimizer("adam", D.parameters(), cfg.lr, cfg.betas)
     scaler_g, scaler_d = (_scaler(dev), _scaler(dev)) if amp_dtype == torch.float16 else (None, None)
     rng = settings.stream(cfg.seed, "train")
-    run_state = loop.RunState({"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}, [scaler_g, scaler_d], rng)
+    run_state = loop.RunState({"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}, [scaler_g, scaler_d], rng,
+                              on_log if main else None)
     game = cfg.objective_losses()
     result = ImageTrainResult(G, D, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0

@@ -8,7 +8,8 @@ common lives here, so a change to one is a change to both:
   (a NaN/Inf loss; it carries the partial result);
 - ``configure``: a config dataclass with keyword overrides, unknown names refused (a new objective drops the
   old one's own settings);
-- ``check_on_log`` and ``log_extras``: the ``on_log(result) -> dict`` protocol;
+- ``check_on_log``, ``log_extras`` and ``stateful``: the ``on_log(result) -> dict`` protocol (a callback
+  that collects things, such as ``scoring.ScoreLog``, has its state saved in the run's checkpoints);
 - ``optimizer``: Adam (fused when the device has the kernel) or RMSProp;
 - ``RunState``: what a checkpoint of a run holds, saved and restored by one pair of functions.
 
@@ -24,7 +25,7 @@ from torch import nn
 
 from . import checks, objectives
 
-__all__ = ["StopTraining", "TrainingDiverged", "configure", "check_on_log", "log_extras", "optimizer",
+__all__ = ["StopTraining", "TrainingDiverged", "configure", "check_on_log", "log_extras", "stateful", "optimizer",
            "OPTIMIZERS", "RunState"]
 
 OPTIMIZERS = ("adam", "rmsprop")
@@ -91,6 +92,13 @@ def log_extras(on_log: Callable, result: Any, step: int) -> tuple[dict, bool]:
     return {key: _plain(key, value) for key, value in (extra or {}).items()}, False
 
 
+def stateful(on_log: Any) -> bool:
+    """Whether an ``on_log`` callback keeps state that a checkpoint must carry: it has ``state_dict()`` (plain
+    containers and CPU tensors) and ``load_state_dict(state)``, as ``scoring.ScoreLog`` has. A resumed run
+    restores it, so the callback ends holding what it would hold after an uninterrupted run."""
+    return callable(getattr(on_log, "state_dict", None)) and callable(getattr(on_log, "load_state_dict", None))
+
+
 def optimizer(kind: str, params: Iterable[nn.Parameter], lr: float, betas: tuple = (0.5, 0.9), *,
               fused: bool = True) -> torch.optim.Optimizer:
     """``"adam"`` (Adam(lr, betas), with the fused kernel, which does the whole update in one pass over the
@@ -115,7 +123,8 @@ class RunState:
     ``modules`` maps each checkpoint key to a network or an optimiser (its state dict is saved under that
     key, e.g. ``{"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}``); ``scalers`` are the
     mixed-precision GradScalers (None where there is none); ``rng`` is the training stream's generator (or
-    a list of them, one per seed of a batched run).
+    a list of them, one per seed of a batched run); ``on_log`` is the run's callback, whose state is kept
+    when it is ``stateful`` (and ignored otherwise).
     ``state(**extra)`` is the dict ``checkpoint.save_checkpoint`` writes, with the loop's own plain values
     (step, config, history, ...) added; ``restore(saved)`` loads one back into the same objects. Adding
     something to a run's state (an EMA generator, say) touches this one place.
@@ -124,21 +133,32 @@ class RunState:
     modules: dict
     scalers: list
     rng: Union[torch.Generator, list]
+    on_log: Any = None     # saved under "on_log" when ``stateful(on_log)``
+
+    def __post_init__(self) -> None:
+        if not stateful(self.on_log):
+            self.on_log = None
 
     def keys(self) -> tuple:
         """The keys every checkpoint of this run holds besides the loop's own."""
-        return (*self.modules, "scalers", "rng")
+        return (*self.modules, "scalers", "rng", *(("on_log",) if self.on_log is not None else ()))
 
     def state(self, **extra: Any) -> dict:
+        callback = {"on_log": self.on_log.state_dict()} if self.on_log is not None else {}
         return {**{k: m.state_dict() for k, m in self.modules.items()},
                 "scalers": [s.state_dict() if s is not None else None for s in self.scalers],
                 "rng": [g.get_state() for g in self.rng] if isinstance(self.rng, list) else self.rng.get_state(),
-                **extra}
+                **callback, **extra}
 
     def restore(self, saved: dict) -> None:
         """Load ``saved`` (a ``state()`` read back) into the modules, scalers and generator, networks
         first: a network whose shapes do not fit raises ``RuntimeError`` (from ``load_state_dict``)
-        before anything else changes."""
+        before anything else changes. A stateful ``on_log`` needs its saved state: a checkpoint written
+        without one raises ``ValueError`` (resuming would leave the callback without what it collected
+        before the checkpoint)."""
+        if self.on_log is not None and "on_log" not in saved:
+            raise ValueError(f"the checkpoint holds no state of on_log ({type(self.on_log).__name__}): it was "
+                             "written by a run without that callback; start afresh or resume without it")
         for k, m in sorted(self.modules.items(), key=lambda km: not isinstance(km[1], nn.Module)):
             m.load_state_dict(saved[k])
         for scaler, s in zip(self.scalers, saved["scalers"]):
@@ -152,3 +172,5 @@ class RunState:
                 g.set_state(st)
         else:
             self.rng.set_state(saved["rng"])
+        if self.on_log is not None:
+            self.on_log.load_state_dict(saved["on_log"])

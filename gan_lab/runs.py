@@ -2,6 +2,8 @@
 
     result = runs.cached(gl.train, "8gaussians", seed=0, steps=2000)      # trains once, then loads
     result = runs.cached(gl.images.train_images, train_x, config)          # the same for images
+    result = runs.cached(gl.images.train_images, train_x, config, on_log=scoring.ScoreLog(test_x, every=5))
+                                          # a gan_lab callback that collects: its state is stored too
 
 A finished run is stored under a *key*: the SHA-256 of the training function's name, every argument (tensors
 by their bytes), the budget, the seed offset, the torch version and the package's code version
@@ -28,10 +30,10 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from . import checkpoint, convnets, images, nets, settings
+from . import checkpoint, convnets, images, loop, nets, settings
 from .train import TrainConfig, TrainResult, default_critic, train, train_seeds
 
-__all__ = ["run_dir", "code_version", "run_key", "cached", "reuse", "checkpoint_seconds", "checkpoint_path", "CACHEABLE", "result_state",
+__all__ = ["run_dir", "code_version", "run_key", "cacheable_callback", "cached", "reuse", "checkpoint_seconds", "checkpoint_path", "CACHEABLE", "result_state",
            "restore_result",
            "save_result", "load_result"]
 
@@ -131,9 +133,16 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
     torch version and ``code_version()``."""
     name = _name_of(fn)
     for bad in ("on_log", "generator", "critic", "checkpoint_path", "resume"):
+        if bad == "on_log" and cacheable_callback(kwargs.get(bad)):
+            continue
         if kwargs.get(bad) is not None and kwargs.get(bad) is not False:
             raise ValueError(f"runs.cached cannot cache a call with {bad}={kwargs[bad]!r:.60}: its effect is not in "
-                             "the key; call the function directly")
+                             "the key (an on_log can be, if it is a gan_lab callback with describe(), state_dict() "
+                             "and load_state_dict(), such as scoring.ScoreLog); call the function directly")
+    if kwargs.get("on_log") is not None:   # the callback by its class and what it computes, not its identity
+        on_log = kwargs["on_log"]
+        kwargs = {**kwargs, "on_log": {"callback": f"{type(on_log).__module__}.{type(on_log).__qualname__}",
+                                       "describe": on_log.describe()}}
     # positional arguments described one by one, so an error names the parameter (the key is the same as
     # _canonical(list(args)): the names go only into messages)
     params = [p for p in inspect.signature(fn).parameters if p not in ("self",)]
@@ -143,6 +152,15 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
                  "budget": settings.budget(), "seed_offset": settings.seed_offset(), "torch": torch.__version__,
                  "code": code_version()}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def cacheable_callback(on_log: Any) -> bool:
+    """Whether ``cached`` can key and store a run that calls ``on_log``: a callback defined in gan_lab (so
+    ``code_version()`` covers its code) that is ``loop.stateful`` and says what it computes with
+    ``describe()`` (plain values, tensors by their bytes), as ``scoring.ScoreLog`` does. A loaded run
+    restores the callback's state, as if it had watched the run."""
+    return (on_log is not None and type(on_log).__module__.startswith("gan_lab.") and loop.stateful(on_log)
+            and callable(getattr(on_log, "describe", None)))
 
 
 def checkpoint_path(name: str, pictures: torch.Tensor, config: "images.ImageTrainConfig", *,
@@ -275,6 +293,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     weights, which no checkpoint keeps) is returned with a warning and not cached."""
     name = _name_of(fn)
     key = run_key(fn, *args, **kwargs)
+    on_log = kwargs.get("on_log")   # None, or a cacheable_callback (run_key refused any other)
     folder = run_dir()
     path, digest_path = folder / f"{name}-{key}.pt", folder / f"{name}-{key}.sha256"
     partial = folder / f"{name}-{key}.partial.pt"
@@ -287,6 +306,10 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             result, meta = load_result(path)
             if meta.get("fn") != name or meta.get("key") != key:
                 raise checkpoint.CheckpointError(f"{path.name} holds another run ({meta.get('fn')!r})")
+            if on_log is not None:
+                if "on_log" not in meta:
+                    raise checkpoint.CheckpointError(f"{path.name} holds no state of the on_log callback")
+                on_log.load_state_dict(meta["on_log"])
             _remove(partial)   # left by a run cut off after it was stored
             return result
         except (OSError, checkpoint.CheckpointError, KeyError, TypeError, RuntimeError, ValueError) as err:
@@ -307,7 +330,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             _remove(partial)
     result = fn(*args, **saving, **kwargs)
     try:
-        save_result(path, result, fn=name, key=key)
+        save_result(path, result, fn=name, key=key, **({"on_log": on_log.state_dict()} if on_log is not None else {}))
     except checkpoint.CheckpointError as err:
         warnings.warn(f"the run is not cached ({err})", RuntimeWarning, stacklevel=2)
         _remove(partial)

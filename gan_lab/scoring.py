@@ -79,6 +79,10 @@ class ScoreLog:
     step in ``samples_at``, ``samples[t]`` = ``n_samples`` generator samples from the fixed noise of
     ``sample_seed``. A run trained for k steps is the first k steps of a longer run with the same seed (one
     seeded stream, constant learning rate), so one run scored this way stands for runs of every length.
+
+    It is ``loop.stateful``: a checkpoint of the run keeps ``state_dict()`` (the scores and samples so far)
+    and a resumed run restores it, so a run cut off and resumed ends with every step's scores. ``describe()``
+    is what it computes (the images and the steps), which lets ``runs.cached`` store and reload a scored run.
     """
 
     def __init__(self, x: torch.Tensor, *, every: int, at: Iterable[int] = (), samples_at: Iterable[int] = (),
@@ -98,6 +102,26 @@ class ScoreLog:
             self.scores[step] = score(result.critic, self.x)
         if step in self.samples_at:
             self.samples[step] = result.sample(self.n_samples, seed=self.sample_seed)
+
+    def describe(self) -> dict:
+        """What this callback computes, as plain values (the images x, the steps, the sampling settings)."""
+        return {"x": self.x, "every": self.every, "at": sorted(self.at), "samples_at": sorted(self.samples_at),
+                "n_samples": self.n_samples, "sample_seed": self.sample_seed}
+
+    def state_dict(self) -> dict:
+        """What it collected: ``{"scores": {step: f(x)}, "samples": {step: images}}``, CPU tensors."""
+        return {name: {int(t): v.detach().cpu().clone() for t, v in getattr(self, name).items()}
+                for name in ("scores", "samples")}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Replace what it collected by ``state`` (a ``state_dict()``); anything else raises ``ValueError``."""
+        if not isinstance(state, dict) or set(state) != {"scores", "samples"} or not all(
+                isinstance(d, dict) and all(type(t) is int and isinstance(v, torch.Tensor) for t, v in d.items())
+                for d in state.values()):
+            raise ValueError(f"a ScoreLog state is {{'scores': {{step: tensor}}, 'samples': {{step: tensor}}}}, "
+                             f"got {state!r:.80}")
+        self.scores = {t: v.clone() for t, v in state["scores"].items()}
+        self.samples = {t: v.clone() for t, v in state["samples"].items()}
 
 
 def shift(scores: Array, labels: Array, reference: int = 0) -> torch.Tensor:

@@ -367,7 +367,7 @@ def _train_stack(sample_real: _data.Sampler, cfgs: list[TrainConfig], G: nn.Modu
         results.append(TrainResult(G if not stacked else None, D if not stacked else None, c, history))
     z_fixed = noise(cfg.snapshots, "snapshot_noise")
     alive = [True] * K
-    run_state = loop.RunState({"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}, [], rngs)
+    run_state = loop.RunState({"generator": G, "critic": D, "opt_g": opt_g, "opt_d": opt_d}, [], rngs, on_log)
     first, seconds_before = 1, 0.0
     if saved is not None:
         try:

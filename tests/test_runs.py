@@ -227,3 +227,77 @@ def test_a_conditional_image_runs_checkpoint_is_keyed_by_its_labels():
     assert one == runs.checkpoint_path("cgan", pictures, config, labels=torch.tensor([0, 1, 0, 1]))
     assert one != runs.checkpoint_path("cgan", pictures, config, labels=torch.tensor([1, 1, 0, 1]))
     assert one.parent == runs.run_dir() and one.name.startswith("cgan-")
+
+
+# ---- a run scored by a gan_lab callback (chapter 7: scoring.ScoreLog) is cached with what the callback kept ----
+
+def _scored_setup():
+    from gan_lab import scoring
+    pictures = data.to_tensor(data.shapes_dataset(data.SHAPES_TRAIN, 4, size=16, seed=0)[0])
+    cfg = images.ImageTrainConfig(size=16, width=8, batch_size=4, n_critic=1, steps=4, log_every=1, snapshots=2,
+                                  sample_every=2, checkpoint_every=2, progress=False)
+    return scoring, pictures, cfg, lambda **kw: scoring.ScoreLog(pictures[:3], **{"every": 2, "samples_at": [3], **kw})
+
+
+def test_a_scored_image_run_is_cached_with_its_scores_and_keyed_by_what_the_callback_computes(folder, monkeypatch):
+    scoring, pictures, cfg, score_log = _scored_setup()
+    log = score_log()
+    first = runs.cached(images.train_images, pictures, cfg, device="cpu", on_log=log)
+    assert sorted(log.scores) == [2, 4] and sorted(log.samples) == [3]
+    assert torch.equal(log.scores[4], scoring.score(first.critic, pictures[:3]))
+    monkeypatch.setattr(images.losses, "gradient_penalty", no_training)
+    loaded = score_log()
+    again = runs.cached(images.train_images, pictures, cfg, device="cpu", on_log=loaded)
+    assert again.history == first.history
+    assert loaded.scores.keys() == log.scores.keys() and all(torch.equal(loaded.scores[t], log.scores[t])
+                                                               for t in log.scores)
+    assert torch.equal(loaded.samples[3], log.samples[3])
+    key = runs.run_key(images.train_images, pictures, cfg, device="cpu", on_log=log)
+    assert key != runs.run_key(images.train_images, pictures, cfg, device="cpu", on_log=score_log(every=1))
+    other_x = scoring.ScoreLog(pictures[1:4], every=2, samples_at=[3])
+    assert key != runs.run_key(images.train_images, pictures, cfg, device="cpu", on_log=other_x)
+    assert key != runs.run_key(images.train_images, pictures, cfg, device="cpu")
+
+
+def test_a_scored_run_cut_off_resumes_with_the_scores_from_before_the_cut(folder):
+    """The partial checkpoint keeps the callback's state: the resumed run's ScoreLog also holds the step-2
+    scores, taken before the cut, exactly as an uninterrupted run's does."""
+    scoring, pictures, cfg, score_log = _scored_setup()
+    whole = score_log()
+    images.train_images(pictures, cfg, device="cpu", on_log=whole)
+    partial = runs.run_dir() / "scored.pt"
+
+    class CutAfter3(scoring.ScoreLog):
+        def __call__(self, result):
+            super().__call__(result)
+            if result.history["step"][-1] == 3:
+                raise KeyboardInterrupt      # the kernel interrupted after the step-2 checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        images.train_images(pictures, cfg, device="cpu", checkpoint_path=partial, resume="auto",
+                            on_log=CutAfter3(pictures[:3], every=2, samples_at=[3]))
+    resumed = score_log()
+    result = images.train_images(pictures, cfg, device="cpu", checkpoint_path=partial, resume="auto", on_log=resumed)
+    assert result.start_step == 2
+    assert sorted(resumed.scores) == [2, 4] and all(torch.equal(resumed.scores[t], whole.scores[t]) for t in (2, 4))
+    assert torch.equal(resumed.samples[3], whole.samples[3])
+
+
+def test_a_stateful_callback_is_not_resumed_from_a_checkpoint_that_lacks_its_state(folder):
+    scoring, pictures, cfg, score_log = _scored_setup()
+    partial = runs.run_dir() / "plain.pt"
+    images.train_images(pictures, cfg, steps=2, device="cpu", checkpoint_path=partial)
+    with pytest.raises(ValueError, match="no state of on_log \\(ScoreLog\\)"):
+        images.train_images(pictures, cfg, device="cpu", checkpoint_path=partial, resume=True, on_log=score_log())
+
+
+def test_a_callback_from_outside_gan_lab_is_refused_even_with_the_methods():
+    class Mine:
+        def __call__(self, result): return None
+        def describe(self): return {}
+        def state_dict(self): return {}
+        def load_state_dict(self, state): pass
+
+    assert not runs.cacheable_callback(Mine())    # its code is not in code_version(): a cached run could be stale
+    with pytest.raises(ValueError, match="on_log"):
+        runs.cached(train.train, "8gaussians", **TOY, on_log=Mine())

@@ -277,3 +277,22 @@ def test_ridge_refuses_mismatched_input(ax):
         plots.ridge(ax, torch.zeros(2), torch.tensor([0, 2]))
     with pytest.raises(ValueError, match="one entry per class"):
         plots.ridge(ax, torch.zeros(2), torch.tensor([0, 1]), names=["only one"])
+
+
+@pytest.mark.parametrize("bad", [None, {"scores": {}}, {"scores": {"2": torch.zeros(3)}, "samples": {}},
+                                 {"scores": {2: [1.0]}, "samples": {}}])
+def test_score_log_refuses_a_state_that_is_not_its_own(bad):
+    log = scoring.ScoreLog(torch.zeros(3, 3, 8, 8), every=1)
+    with pytest.raises(ValueError, match="ScoreLog state"):
+        log.load_state_dict(bad)
+    assert log.scores == {} and log.samples == {}
+
+
+def test_score_log_state_is_a_copy_that_round_trips():
+    log = scoring.ScoreLog(torch.zeros(3, 3, 8, 8), every=1)
+    log.scores[2] = torch.arange(3.0)
+    state = log.state_dict()
+    log.scores[2][0] = 99.0                     # later changes do not reach a saved state
+    other = scoring.ScoreLog(torch.zeros(3, 3, 8, 8), every=1)
+    other.load_state_dict(state)
+    assert torch.equal(other.scores[2], torch.arange(3.0)) and other.samples == {}
