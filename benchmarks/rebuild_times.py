@@ -4,8 +4,8 @@ Run it from a clean checkout whose setup is done (it edits the preface and one n
 
     python benchmarks/rebuild_times.py [--budget book] [--chapter 07_critic_classifier] [--out times.json]
 
-1. ``cold``: ``make book REUSE=1`` with no execution cache and an empty run folder, so every notebook
-   executes and every run trains (and is stored);
+1. ``cold``: ``make book REUSE=1`` with no ``_build`` (so no execution cache) and an empty run folder, so
+   every notebook executes and every run trains (and is stored);
 2. ``prose edit``: a sentence added to ``book/preface.md``, then the same command: nothing should execute;
 3. ``code edit``: a comment added to one chapter's last code cell: that chapter alone should execute, its
    training runs loaded from the run folder;
@@ -94,7 +94,7 @@ def main() -> int:
     if args.chapter not in notebooks:
         raise SystemExit(f"--chapter {args.chapter!r} is not a notebook of the book; one of {sorted(notebooks)}")
     cache_root = ROOT / "_build" / ".jupyter_cache"
-    shutil.rmtree(cache_root, ignore_errors=True)
+    shutil.rmtree(ROOT / "_build", ignore_errors=True)   # cold: no execution cache, no Sphinx environment
     preface, chapter = ROOT / "book" / "preface.md", notebooks[args.chapter]
     kept = {p: p.read_bytes() for p in (preface, chapter)}
     out: dict = {"budget": args.budget, "machine": f"{os.cpu_count()} cores", "torch": __import__("torch").__version__}
