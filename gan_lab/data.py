@@ -34,7 +34,7 @@ import torch
 
 from . import checks, settings
 
-__all__ = ["sample", "sampler", "Sampler", "Data", "shape_mask", "density", "modes", "parallel_lines", "NAMES", "Modes",
+__all__ = ["sample", "sampler", "Sampler", "Data", "shape_mask", "density", "modes", "parallel_lines", "ParallelLinesData", "NAMES", "Modes",
            "shapes", "NOISE_ON", "ShapeClass", "SHAPE_KINDS", "SHAPES_TRAIN", "SHAPES_TEST", "shapes_dataset",
            "to_tensor", "to_images"]
 
@@ -214,6 +214,24 @@ def parallel_lines(n: int, theta: float, *, seed: Optional[int] = None,
     g = generator if generator is not None else _generator(seed)
     z = torch.rand(n, 1, generator=g)
     return torch.cat([torch.full((n, 1), theta), z], dim=1)
+
+
+@dataclass(frozen=True)
+class ParallelLinesData:
+    """P_theta as training data: ``ParallelLinesData(theta)(n, generator)`` is
+    ``parallel_lines(n, theta, generator=generator)``. Unlike a lambda it says what it draws
+    (``describe()``), so ``runs.cached`` can key a run on it."""
+
+    theta: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "theta", checks.finite_number("theta", self.theta))
+
+    def __call__(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        return parallel_lines(n, self.theta, generator=generator)
+
+    def describe(self) -> dict:
+        return {"theta": self.theta}
 
 
 # ---- images: procedurally drawn shapes ----------------------------------------------------------------

@@ -6,6 +6,9 @@
 - ``wasserstein1_dual``: the Kantorovich-Rubinstein duality W1(P, Q) = sup over 1-Lipschitz f of
   E_P f - E_Q f; a critic trained with the gradient penalty gives the estimate E_P f - E_Q f.
 
+- ``GeneratorGradientLog``: an ``on_log`` callback that records ||grad_theta L_G|| against the current critic
+  (and theta, for a one-parameter generator) while ``gan_lab.train`` trains: chapter 3's vanishing gradient.
+
 P and Q are given as in ``gan_lab.train``: a data-set name, an (n, d) tensor, or a sampler (n, generator)
 (``gan_lab.data.sampler``). ``fit_two_sample`` is the loop they share (and ``lipschitz.fit_critic`` uses).
 """
@@ -23,6 +26,7 @@ from . import checks, data, loop, losses, nets, settings
 from .data import Data
 
 __all__ = ["fit_discriminator", "DiscriminatorFit", "wasserstein1_dual", "DualEstimate", "generator_gradient_norm",
+           "GeneratorGradientLog",
            "input_gradient", "js_estimate", "fit_two_sample"]
 
 
@@ -207,6 +211,37 @@ def generator_gradient_norm(generator: nn.Module, discriminator: nn.Module, kind
         for p, flag in zip(discriminator.parameters(), frozen):
             p.requires_grad_(flag)
     return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))
+
+
+class GeneratorGradientLog:
+    """An ``on_log`` callback for ``gl.train``: at every log, ``{"grad": ||grad_theta L_G||}`` against the
+    current critic (``generator_gradient_norm`` with the run's own generator loss: the GAN's
+    ``generator_loss``, or -E f(G(z)) for WGANs and the hinge loss) on ``n`` samples from ``seed``, and
+    ``"theta"``, the generator's parameter, for a one-parameter generator such as ``nets.ParallelLines``.
+    ``describe()`` says what it computes, so ``runs.cached`` can key and store a run that uses it."""
+
+    def __init__(self, *, n: int = 1024, noise_dim: Optional[int] = None, seed: int = 0) -> None:
+        self.n = checks.integer("n", n, 1)
+        self.noise_dim = None if noise_dim is None else checks.integer("noise_dim", noise_dim, 1)
+        self.seed = checks.seed("seed", seed)
+
+    def __call__(self, result) -> dict:
+        g, d, c = result.generator, result.critic, result.config
+        if c.objective == "gan":
+            kind = c.generator_loss
+        elif c.objective in ("wgan-clip", "wgan-gp", "hinge"):
+            kind = "wasserstein"
+        else:
+            raise ValueError(f"GeneratorGradientLog has no generator loss for objective {c.objective!r}; it "
+                             "knows 'gan', 'wgan-clip', 'wgan-gp' and 'hinge'")
+        out = {"grad": generator_gradient_norm(g, d, kind, n=self.n, noise_dim=self.noise_dim, seed=self.seed)}
+        theta = getattr(g, "theta", None)
+        if isinstance(theta, torch.Tensor) and theta.numel() == 1:
+            out["theta"] = theta.item()
+        return out
+
+    def describe(self) -> dict:
+        return {"n": self.n, "noise_dim": self.noise_dim, "seed": self.seed}
 
 
 def input_gradient(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,8 @@
     result = runs.cached(gl.images.train_images, train_x, config)          # the same for images
     result = runs.cached(gl.images.train_images, train_x, config, on_log=scoring.ScoreLog(test_x, every=5))
                                           # a gan_lab callback that collects: its state is stored too
+    result = runs.cached(gl.train, data.ParallelLinesData(0.0), generator=nets.ParallelLines(1.0),
+                         critic=nets.critic(2), noise_dim=1)    # gan_lab networks, keyed by their weights
 
 A finished run is stored under a *key*: the SHA-256 of the training function's name, every argument (tensors
 by their bytes), the budget, the seed offset, the torch version and the package's code version
@@ -92,6 +94,15 @@ def reuse() -> bool:
     return raw != "0"
 
 
+def _from_gan_lab(value: Any) -> bool:
+    """Whether ``value``'s class is defined in gan_lab, so that ``code_version()`` covers what it does."""
+    return type(value).__module__.split(".")[0] == "gan_lab"
+
+
+def _qualname(value: Any) -> str:
+    return f"{type(value).__module__}.{type(value).__qualname__}"
+
+
 def _canonical(value: Any, where: str) -> Any:
     """A JSON-able description of an argument, exact enough that two different arguments never share it."""
     if value is None or type(value) in (bool, int, str):
@@ -102,7 +113,7 @@ def _canonical(value: Any, where: str) -> Any:
         return int(value)
     if isinstance(value, torch.Tensor):
         t = value.detach().cpu().contiguous()
-        digest = hashlib.sha256(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest()
+        digest = hashlib.sha256(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"").hexdigest()
         return {"tensor": [str(t.dtype), list(t.shape), digest]}
     if isinstance(value, np.ndarray):
         return _canonical(torch.from_numpy(np.ascontiguousarray(value)), where)
@@ -110,12 +121,17 @@ def _canonical(value: Any, where: str) -> Any:
         return [type(value).__name__, [_canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]]
     if isinstance(value, dict):
         return {"dict": [[_canonical(k, where), _canonical(v, f"{where}[{k!r}]")] for k, v in sorted(value.items())]}
-    if is_dataclass(value) and not isinstance(value, type):
+    if is_dataclass(value) and not isinstance(value, type) and (_from_gan_lab(value) or not callable(value)):
         return {type(value).__name__: _canonical(asdict(value), where)}
     if isinstance(value, torch.device):
         return {"device": str(value)}
+    if _from_gan_lab(value) and isinstance(value, torch.nn.Module):   # its class, layout and current weights
+        return {"module": [_qualname(value), repr(value), _canonical(dict(value.state_dict()), f"{where}'s weights")]}
+    if _from_gan_lab(value) and callable(getattr(value, "describe", None)):   # e.g. data.ParallelLinesData
+        return {"described": [_qualname(value), _canonical(value.describe(), f"{where}.describe()")]}
     raise ValueError(f"{where} = {value!r:.60} is a {type(value).__name__}, which cannot be part of a cached run's key "
-                     "(callables, modules and open files have no stable identity): call the function directly")
+                     "(callables, modules and open files from outside gan_lab have no stable identity: their code "
+                     "is not in code_version()): call the function directly")
 
 
 CACHEABLE = {"train": train, "train_seeds": train_seeds, "train_images": images.train_images}
@@ -130,19 +146,20 @@ def _name_of(fn: Callable) -> str:
 
 def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
     """The cache key of ``fn(*args, **kwargs)``: a SHA-256 over the call, the budget, the seed offset, the
-    torch version and ``code_version()``."""
+    torch version and ``code_version()``. A ``generator`` or ``critic`` enters by its class, layout and
+    initial weights and an ``on_log`` by what it ``describe()``s, if their classes are gan_lab's; anything
+    whose code lives outside gan_lab (a lambda, a network or sampler of the caller's) raises ``ValueError``."""
     name = _name_of(fn)
     for bad in ("on_log", "generator", "critic", "checkpoint_path", "resume"):
-        if bad == "on_log" and cacheable_callback(kwargs.get(bad)):
+        value = kwargs.get(bad)
+        if bad == "on_log" and cacheable_callback(value):
             continue
-        if kwargs.get(bad) is not None and kwargs.get(bad) is not False:
-            raise ValueError(f"runs.cached cannot cache a call with {bad}={kwargs[bad]!r:.60}: its effect is not in "
-                             "the key (an on_log can be, if it is a gan_lab callback with describe(), state_dict() "
-                             "and load_state_dict(), such as scoring.ScoreLog); call the function directly")
-    if kwargs.get("on_log") is not None:   # the callback by its class and what it computes, not its identity
-        on_log = kwargs["on_log"]
-        kwargs = {**kwargs, "on_log": {"callback": f"{type(on_log).__module__}.{type(on_log).__qualname__}",
-                                       "describe": on_log.describe()}}
+        if bad in ("generator", "critic") and isinstance(value, torch.nn.Module) and _from_gan_lab(value):
+            continue   # keyed by its class, layout and initial weights
+        if value is not None and value is not False:
+            raise ValueError(f"runs.cached cannot cache a call with {bad}={value!r:.60}: its effect is not in the "
+                             "key (a network can be, if its class is gan_lab's; an on_log, if it is a gan_lab "
+                             "callback with describe(), such as scoring.ScoreLog); call the function directly")
     # positional arguments described one by one, so an error names the parameter (the key is the same as
     # _canonical(list(args)): the names go only into messages)
     params = [p for p in inspect.signature(fn).parameters if p not in ("self",)]
@@ -156,11 +173,11 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
 
 def cacheable_callback(on_log: Any) -> bool:
     """Whether ``cached`` can key and store a run that calls ``on_log``: a callback defined in gan_lab (so
-    ``code_version()`` covers its code) that is ``loop.stateful`` and says what it computes with
-    ``describe()`` (plain values, tensors by their bytes), as ``scoring.ScoreLog`` does. A loaded run
-    restores the callback's state, as if it had watched the run."""
-    return (on_log is not None and type(on_log).__module__.startswith("gan_lab.") and loop.stateful(on_log)
-            and callable(getattr(on_log, "describe", None)))
+    ``code_version()`` covers its code) that says what it computes with ``describe()`` (plain values,
+    tensors by their bytes), as ``scoring.ScoreLog`` and ``estimate.GeneratorGradientLog`` do. What it
+    returns is in the stored history; a ``loop.stateful`` one's state is stored too, and a loaded run
+    restores it, as if the callback had watched the run."""
+    return on_log is not None and _from_gan_lab(on_log) and callable(getattr(on_log, "describe", None))
 
 
 def checkpoint_path(name: str, pictures: torch.Tensor, config: "images.ImageTrainConfig", *,
@@ -188,17 +205,23 @@ def _cpu_state_dict(module: torch.nn.Module) -> dict:
 
 
 def _train_state(r: TrainResult) -> dict:
-    return {"config": asdict(r.config), "data_dim": int(r.generator.out_dim),
+    out_dim = getattr(r.generator, "out_dim", None)   # None for a generator of the caller's (nets.ParallelLines)
+    return {"config": asdict(r.config), "data_dim": int(out_dim) if out_dim is not None else None,
             "generator": _cpu_state_dict(r.generator), "critic": _cpu_state_dict(r.critic), "history": r.history,
             "seconds": float(r.seconds), "snapshots": [[int(s), x] for s, x in r.snapshots],
             "diverged": r.diverged, "stopped": bool(r.stopped)}
 
 
-def _train_restore(s: dict) -> TrainResult:
+def _train_restore(s: dict, generator: Optional[torch.nn.Module] = None,
+                   critic: Optional[torch.nn.Module] = None) -> TrainResult:
     tuples = {k: tuple(s["config"][k]) for k in ("betas", "targets") if s["config"].get(k) is not None}
     cfg = TrainConfig(**{**s["config"], **tuples})
-    G = nets.generator(s["data_dim"], cfg.noise_dim, width=cfg.width, depth=cfg.depth)
-    D = default_critic(s["data_dim"], cfg.resolved())
+    if (generator is None or critic is None) and s["data_dim"] is None:
+        raise checkpoint.CheckpointError("the run trained networks of the caller's: restore it into them "
+                                         "(generator=, critic=)")
+    G = generator if generator is not None else nets.generator(s["data_dim"], cfg.noise_dim, width=cfg.width,
+                                                               depth=cfg.depth)
+    D = critic if critic is not None else default_critic(s["data_dim"], cfg.resolved())
     G.load_state_dict(s["generator"])
     D.load_state_dict(s["critic"])
     dev = settings.device()
@@ -241,13 +264,16 @@ def result_state(result: Any) -> dict:
     return {"kind": kind, **(_train_state(result) if kind == "train" else _images_state(result))}
 
 
-def restore_result(state: dict) -> Any:
-    """The result that ``result_state`` described, with fresh networks (on ``settings.device()``)."""
+def restore_result(state: dict, *, generator: Optional[torch.nn.Module] = None,
+                   critic: Optional[torch.nn.Module] = None) -> Any:
+    """The result that ``result_state`` described, with fresh networks (on ``settings.device()``); a ``train``
+    run of networks the caller passed is loaded into the ``generator`` and ``critic`` given (of the same
+    layout: they are the templates)."""
     kind = state.get("kind")
     if kind == "train_seeds":
         return [_train_restore(s) for s in state["runs"]]
     if kind == "train":
-        return _train_restore(state)
+        return _train_restore(state, generator, critic)
     if kind == "train_images":
         return _images_restore(state)
     raise checkpoint.CheckpointError(f"not a gan_lab result state (kind {kind!r})")
@@ -259,15 +285,16 @@ def save_result(path: "str | os.PathLike[str]", result: Any, **meta: Any) -> Non
     checkpoint.save_checkpoint(path, {"result": result_state(result), "meta": meta})
 
 
-def load_result(path: "str | os.PathLike[str]") -> tuple[Any, dict]:
-    """``(result, meta)`` as ``save_result`` wrote them. A file that is not a saved result raises
-    ``CheckpointError`` naming it."""
+def load_result(path: "str | os.PathLike[str]", *, generator: Optional[torch.nn.Module] = None,
+                critic: Optional[torch.nn.Module] = None) -> tuple[Any, dict]:
+    """``(result, meta)`` as ``save_result`` wrote them (``generator``, ``critic``: as in ``restore_result``).
+    A file that is not a saved result raises ``CheckpointError`` naming it."""
     state = checkpoint.load_checkpoint(path)
     if not isinstance(state.get("result"), dict) or "kind" not in state["result"]:
         raise checkpoint.CheckpointError(f"{os.fspath(path)!r} is a gan_lab checkpoint but not a finished run "
                                          f"(keys {sorted(state)})")
     try:
-        return restore_result(state["result"]), dict(state.get("meta") or {})
+        return restore_result(state["result"], generator=generator, critic=critic), dict(state.get("meta") or {})
     except (KeyError, TypeError, RuntimeError) as err:
         raise checkpoint.CheckpointError(f"{os.fspath(path)!r} holds a run this gan_lab cannot rebuild: {err}") from None
 
@@ -286,7 +313,8 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     ``reuse()`` off (``make book``) a partial file is deleted first, like a finished entry: every run trains
     from its start.
 
-    The result is the one ``fn`` returned when it ran, with its networks on ``settings.device()``; its
+    The result is the one ``fn`` returned when it ran, with its networks on ``settings.device()`` (a run
+    given its ``generator`` and ``critic`` is loaded into those, as training would have left them); its
     ``seconds`` are the original training time. A corrupted entry (bytes that do not match their SHA-256, or
     a file ``load_checkpoint`` refuses) is deleted with a warning and the run trains again; so is a corrupted
     partial checkpoint. A result that cannot be stored (a batched run with a diverged seed holds NaN
@@ -303,10 +331,10 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             got = hashlib.sha256(path.read_bytes()).hexdigest()
             if got != want:
                 raise checkpoint.CheckpointError(f"{path.name}: SHA-256 {got[:12]}... does not match {want[:12]}...")
-            result, meta = load_result(path)
+            result, meta = load_result(path, generator=kwargs.get("generator"), critic=kwargs.get("critic"))
             if meta.get("fn") != name or meta.get("key") != key:
                 raise checkpoint.CheckpointError(f"{path.name} holds another run ({meta.get('fn')!r})")
-            if on_log is not None:
+            if loop.stateful(on_log):
                 if "on_log" not in meta:
                     raise checkpoint.CheckpointError(f"{path.name} holds no state of the on_log callback")
                 on_log.load_state_dict(meta["on_log"])
@@ -330,7 +358,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             _remove(partial)
     result = fn(*args, **saving, **kwargs)
     try:
-        save_result(path, result, fn=name, key=key, **({"on_log": on_log.state_dict()} if on_log is not None else {}))
+        save_result(path, result, fn=name, key=key, **({"on_log": on_log.state_dict()} if loop.stateful(on_log) else {}))
     except checkpoint.CheckpointError as err:
         warnings.warn(f"the run is not cached ({err})", RuntimeWarning, stacklevel=2)
         _remove(partial)

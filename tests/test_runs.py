@@ -301,3 +301,89 @@ def test_a_callback_from_outside_gan_lab_is_refused_even_with_the_methods():
     assert not runs.cacheable_callback(Mine())    # its code is not in code_version(): a cached run could be stale
     with pytest.raises(ValueError, match="on_log"):
         runs.cached(train.train, "8gaussians", **TOY, on_log=Mine())
+
+
+# ---- a run of networks the caller built (chapter 3: nets.ParallelLines, a critic, GeneratorGradientLog) ----
+
+def _lines_call(theta0=1.0, critic_seed=0, **over):
+    from gan_lab import estimate, nets
+    torch.manual_seed(critic_seed)
+    kwargs = dict(generator=nets.ParallelLines(theta0), critic=nets.critic(2, width=8, depth=1), noise_dim=1,
+                  n_critic=2, steps=4, log_every=2, batch_size=16, eval_samples=0, seed=0, progress=False,
+                  on_log=estimate.GeneratorGradientLog(n=32, noise_dim=1))
+    return data.ParallelLinesData(0.0), {**kwargs, **over}
+
+
+def test_a_run_of_the_callers_networks_is_loaded_into_them_with_its_logged_values(folder, monkeypatch):
+    dataset, kwargs = _lines_call()
+    first = runs.cached(train.train, dataset, **kwargs)
+    assert len(first.history["theta"]) == 2 and first.history["theta"][-1] != 1.0
+    assert first.history["theta"][-1] == pytest.approx(first.generator.theta.item())
+    assert all(g > 0 for g in first.history["grad"])
+    monkeypatch.setattr(train, "_train_stack", no_training)
+    dataset, again_kwargs = _lines_call()
+    template = again_kwargs["generator"]
+    again = runs.cached(train.train, dataset, **again_kwargs)
+    assert again.generator is template and again.critic is again_kwargs["critic"]   # loaded into the templates
+    assert learned(again.history) == learned(first.history)
+    assert again.generator.theta.item() == first.generator.theta.item()
+    for p, q in zip(first.critic.state_dict().values(), again.critic.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+@pytest.mark.parametrize("change", ["start", "critic weights", "critic layout", "data", "callback"])
+def test_a_run_of_the_callers_networks_is_keyed_by_their_class_layout_and_initial_weights(change):
+    from gan_lab import estimate, nets
+    dataset, kwargs = _lines_call()
+    key = runs.run_key(train.train, dataset, **kwargs)
+    assert key == runs.run_key(train.train, *_lines_call()[:1], **_lines_call()[1])   # same call, same key
+    if change == "start":
+        dataset, kwargs = _lines_call(theta0=0.5)
+    elif change == "critic weights":
+        dataset, kwargs = _lines_call(critic_seed=1)
+    elif change == "critic layout":
+        torch.manual_seed(0)
+        kwargs["critic"] = nets.critic(2, width=8, depth=1, activation="leaky_relu")
+    elif change == "data":
+        dataset = data.ParallelLinesData(0.25)
+    else:
+        kwargs["on_log"] = estimate.GeneratorGradientLog(n=64, noise_dim=1)
+    assert runs.run_key(train.train, dataset, **kwargs) != key
+
+
+def test_networks_and_described_values_from_outside_gan_lab_stay_refused():
+    class Lines(data.ParallelLinesData):      # a subclass of the caller's: its code is not in code_version()
+        pass
+
+    dataset, kwargs = _lines_call()
+    with pytest.raises(ValueError, match="critic"):
+        runs.run_key(train.train, dataset, **{**kwargs, "critic": torch.nn.Sequential(torch.nn.Linear(2, 1))})
+    with pytest.raises(ValueError, match="Lines"):
+        runs.run_key(train.train, Lines(0.0), **kwargs)
+
+
+def test_a_saved_run_of_the_callers_networks_needs_them_to_be_loaded(tmp_path):
+    from gan_lab import checkpoint
+    dataset, kwargs = _lines_call()
+    result = train.train(dataset, **kwargs)
+    runs.save_result(tmp_path / "lines.pt", result)
+    with pytest.raises(checkpoint.CheckpointError, match="generator=, critic="):
+        runs.load_result(tmp_path / "lines.pt")
+    _, fresh = _lines_call(theta0=3.0)
+    loaded, _ = runs.load_result(tmp_path / "lines.pt", generator=fresh["generator"], critic=fresh["critic"])
+    assert loaded.generator.theta.item() == result.generator.theta.item()
+
+
+def test_the_gradient_log_checks_its_settings_and_knows_each_objectives_generator_loss():
+    from gan_lab import estimate
+    with pytest.raises(ValueError, match="n"):
+        estimate.GeneratorGradientLog(n=0)
+    dataset, kwargs = _lines_call(objective="lsgan")
+    with pytest.raises(ValueError, match="'lsgan'"):
+        train.train(dataset, **kwargs)
+    norms = {}
+    for objective, extra in [("gan", dict(generator_loss="saturating")), ("gan", dict(generator_loss="non_saturating")),
+                             ("wgan-gp", {})]:
+        dataset, kwargs = _lines_call(objective=objective, **extra)
+        norms[objective, extra.get("generator_loss")] = train.train(dataset, **kwargs).history["grad"][0]
+    assert len(set(norms.values())) == 3     # three losses, three different gradients
