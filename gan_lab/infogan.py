@@ -55,7 +55,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Callable, NamedTuple, Optional, Union
 
 import numpy as np
@@ -287,31 +287,6 @@ def _check_images(images, size: int) -> None:
         raise ValueError(f"images must lie in [-1, 1], got values in [{lo:.4g}, {hi:.4g}]")
 
 
-def _resume_state(path: str, cfg: InfoGANConfig) -> dict:
-    """The checkpoint at ``path``, checked against ``cfg``: the same run, at a step <= cfg.steps."""
-    state = _checkpoint.load_checkpoint(path)
-    missing = [k for k in _CHECKPOINT_KEYS if k not in state]
-    if missing or state["trainer"] != _TRAINER:
-        raise _checkpoint.CheckpointError(f"{path!r} is a gan_lab checkpoint but not one of train_infogan "
-                                          f"(trainer {state.get('trainer')!r}, missing {missing})")
-    try:
-        saved = InfoGANConfig(**state["config"])
-    except (TypeError, ValueError) as err:
-        raise _checkpoint.CheckpointError(f"{path!r} holds a configuration this gan_lab cannot read: {err}") from err
-    diffs = [f"{f.name}: checkpoint {getattr(saved, f.name)!r}, given {getattr(cfg, f.name)!r}"
-             for f in fields(InfoGANConfig)
-             if f.name not in RESUMABLE_FIELDS and getattr(saved, f.name) != getattr(cfg, f.name)]
-    if diffs:
-        raise ValueError(f"cannot resume from {path!r}: it was written with a different configuration "
-                         f"({'; '.join(diffs)}); only {', '.join(RESUMABLE_FIELDS)} may change on resume")
-    if state["step"] > cfg.steps:
-        raise ValueError(f"cannot resume from {path!r}: it is at step {state['step']}, beyond steps={cfg.steps}")
-    if state["seed_offset"] != settings.seed_offset():
-        raise ValueError(f"cannot resume from {path!r}: it was written with GAN_LAB_SEED_OFFSET={state['seed_offset']}, "
-                         f"this process has {settings.seed_offset()}")
-    return state
-
-
 def _step(loss: torch.Tensor, *optimisers: torch.optim.Optimizer) -> None:
     for opt in optimisers:
         opt.zero_grad(set_to_none=True)
@@ -347,7 +322,8 @@ def train_infogan(images: torch.Tensor, config: Optional[InfoGANConfig] = None, 
     if checkpoint_path is not None:
         checkpoint_path = _checkpoint.check_writable(checkpoint_path)
         if resume is True or (resume == "auto" and os.path.exists(checkpoint_path)):
-            state = _resume_state(checkpoint_path, cfg)
+            state = loop.resume_state(checkpoint_path, cfg, trainer=_TRAINER, keys=_CHECKPOINT_KEYS,
+                                       resumable=RESUMABLE_FIELDS)
     elif resume is True:
         raise ValueError("resume=True needs a checkpoint_path")
 

@@ -11,7 +11,8 @@ common lives here, so a change to one is a change to both:
 - ``check_on_log``, ``log_extras`` and ``stateful``: the ``on_log(result) -> dict`` protocol (a callback
   that collects things, such as ``scoring.ScoreLog``, has its state saved in the run's checkpoints);
 - ``optimizer``: Adam (fused when the device has the kernel) or RMSProp;
-- ``RunState``: what a checkpoint of a run holds, saved and restored by one pair of functions.
+- ``RunState``: what a checkpoint of a run holds, saved and restored by one pair of functions;
+  ``resume_state``: a checkpoint read back and checked to be the run that asks to resume from it.
 
 The random streams a run draws from are named in ``settings.STREAMS``; the argument checks are ``checks``.
 """
@@ -23,10 +24,10 @@ from typing import Any, Callable, Iterable, Optional, Union
 import torch
 from torch import nn
 
-from . import checks, objectives
+from . import checkpoint, checks, objectives, settings
 
 __all__ = ["StopTraining", "TrainingDiverged", "configure", "check_on_log", "log_extras", "stateful", "optimizer",
-           "OPTIMIZERS", "RunState"]
+           "OPTIMIZERS", "RunState", "resume_state"]
 
 OPTIMIZERS = ("adam", "rmsprop")
 
@@ -174,3 +175,39 @@ class RunState:
             self.rng.set_state(saved["rng"])
         if self.on_log is not None:
             self.on_log.load_state_dict(saved["on_log"])
+
+
+def resume_state(path: str, config: Any, *, trainer: str, keys: tuple, resumable: tuple,
+                 data: Optional[str] = None) -> dict:
+    """The checkpoint at ``path``, checked to be the run ``config`` describes before it is resumed.
+
+    It must be ``trainer``'s (``state["trainer"]``) and hold ``keys``; its config (``type(config)(**saved)``)
+    must equal ``config`` in every field but ``resumable`` (those that do not change the numbers, e.g.
+    ``steps``); it must be at a step <= ``config.steps``, from the same ``settings.seed_offset()`` and, when
+    ``data`` is given, from data of that fingerprint (``state["data"]``). A file of another trainer or
+    with a config this gan_lab cannot read raises ``checkpoint.CheckpointError``; a different run,
+    ``ValueError``; both name the path and the difference."""
+    state = checkpoint.load_checkpoint(path)
+    needed = ("trainer", "step", "config", "seed_offset", *(("data",) if data is not None else ()), *keys)
+    missing = [k for k in needed if k not in state]
+    if missing or state["trainer"] != trainer:
+        raise checkpoint.CheckpointError(f"{path!r} is a gan_lab checkpoint but not one of {trainer.rsplit('.', 1)[-1]} "
+                                         f"(trainer {state.get('trainer')!r}, missing {missing})")
+    try:
+        saved = type(config)(**state["config"])
+    except (TypeError, ValueError) as err:
+        raise checkpoint.CheckpointError(f"{path!r} holds a configuration this gan_lab cannot read: {err}") from err
+    diffs = [f"{f.name}: checkpoint {getattr(saved, f.name)!r}, given {getattr(config, f.name)!r}"
+             for f in fields(config) if f.name not in resumable and getattr(saved, f.name) != getattr(config, f.name)]
+    if diffs:
+        raise ValueError(f"cannot resume from {path!r}: it was written with a different configuration "
+                         f"({'; '.join(diffs)}); only {', '.join(resumable)} may change on resume")
+    if data is not None and state["data"] != data:
+        raise ValueError(f"cannot resume from {path!r}: it was trained on other images (data fingerprint "
+                         f"{state['data']}, given {data})")
+    if state["seed_offset"] != settings.seed_offset():
+        raise ValueError(f"cannot resume from {path!r}: it was written with GAN_LAB_SEED_OFFSET={state['seed_offset']}, "
+                         f"this process has {settings.seed_offset()}")
+    if state["step"] > config.steps:
+        raise ValueError(f"cannot resume from {path!r}: it is at step {state['step']}, beyond steps={config.steps}")
+    return state

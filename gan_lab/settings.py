@@ -152,6 +152,7 @@ STREAMS = {
     "snapshot_noise": 30_000,  # the fixed z whose G(z) is kept at each log (samples over time)
     "probe": 40_000,         # points at which a notebook probes a trained critic (chapter 5's norms)
     "probe_noise": 50_000,   # z for the generated points of such a probe
+    "captions": 60_000,      # the pool of captions a text-conditioned run trains on (text_to_image)
 }
 
 

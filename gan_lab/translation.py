@@ -48,7 +48,7 @@ import hashlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Optional, Union
 
 import torch
@@ -333,34 +333,6 @@ def build_networks(cfg: TranslationConfig) -> dict:
     return dict(g_ab=g_ab, g_ba=g_ba, d_a=d_a, d_b=d_b)
 
 
-def _resume_state(path: str, cfg: TranslationConfig, data_tag: str) -> dict:
-    """The checkpoint at ``path``, checked to be this run (config up to ``RESUMABLE_FIELDS``, data, seed offset)."""
-    state = _checkpoint.load_checkpoint(path)
-    missing = [k for k in _CHECKPOINT_KEYS if k not in state]
-    if missing or state["trainer"] != _TRAINER:
-        raise _checkpoint.CheckpointError(f"{path!r} is a gan_lab checkpoint but not one of train_translation "
-                                          f"(trainer {state.get('trainer')!r}, missing {missing})")
-    try:
-        saved = TranslationConfig(**state["config"])
-    except (TypeError, ValueError) as err:
-        raise _checkpoint.CheckpointError(f"{path!r} holds a configuration this gan_lab cannot read: {err}") from err
-    diffs = [f"{f.name}: checkpoint {getattr(saved, f.name)!r}, given {getattr(cfg, f.name)!r}"
-             for f in fields(TranslationConfig)
-             if f.name not in RESUMABLE_FIELDS and getattr(saved, f.name) != getattr(cfg, f.name)]
-    if diffs:
-        raise ValueError(f"cannot resume from {path!r}: it was written with a different configuration "
-                         f"({'; '.join(diffs)}); only {', '.join(RESUMABLE_FIELDS)} may change on resume")
-    if state["data"] != data_tag:
-        raise ValueError(f"cannot resume from {path!r}: it was trained on other images (domain fingerprint "
-                         f"{state['data']}, given {data_tag})")
-    if state["seed_offset"] != settings.seed_offset():
-        raise ValueError(f"cannot resume from {path!r}: it was written with GAN_LAB_SEED_OFFSET={state['seed_offset']}, "
-                         f"this process has {settings.seed_offset()}")
-    if state["step"] > cfg.steps:
-        raise ValueError(f"cannot resume from {path!r}: it is at step {state['step']}, beyond steps={cfg.steps}")
-    return state
-
-
 def _update(loss: torch.Tensor, opt: torch.optim.Optimizer) -> None:
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -408,7 +380,8 @@ def train_translation(domain_a: torch.Tensor, domain_b: torch.Tensor, config: Op
     if checkpoint_path is not None:
         checkpoint_path = _checkpoint.check_writable(checkpoint_path)
         if resume is True or (resume == "auto" and os.path.exists(checkpoint_path)):
-            state = _resume_state(checkpoint_path, cfg, data_tag)
+            state = loop.resume_state(checkpoint_path, cfg, trainer=_TRAINER, keys=_CHECKPOINT_KEYS,
+                                       resumable=RESUMABLE_FIELDS, data=data_tag)
     elif resume is True:
         raise ValueError("resume=True needs a checkpoint_path")
 
