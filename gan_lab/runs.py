@@ -32,7 +32,8 @@ from typing import Any, Callable, Optional
 import numpy as np
 import torch
 
-from . import checkpoint, convnets, images, loop, nets, settings
+from . import checkpoint, convnets, images, loop, nets, settings, text_to_image
+from .data import ShapeClass
 from .train import TrainConfig, TrainResult, default_critic, train, train_seeds
 
 __all__ = ["run_dir", "code_version", "run_key", "cacheable_callback", "cached", "reuse", "checkpoint_seconds", "checkpoint_path", "CACHEABLE", "result_state",
@@ -134,7 +135,10 @@ def _canonical(value: Any, where: str) -> Any:
                      "is not in code_version()): call the function directly")
 
 
-CACHEABLE = {"train": train, "train_seeds": train_seeds, "train_images": images.train_images}
+CACHEABLE = {"train": train, "train_seeds": train_seeds, "train_images": images.train_images,
+             "train_text_to_image": text_to_image.train_text_to_image}
+# the loops that checkpoint every config.checkpoint_every steps (the others every checkpoint_seconds())
+_STEP_CHECKPOINTED = ("train_images", "train_text_to_image")
 
 
 def _name_of(fn: Callable) -> str:
@@ -245,9 +249,28 @@ def _images_restore(s: dict) -> images.ImageTrainResult:
                                    s["seconds"], s["start_step"], s["stopped"])
 
 
+def _text_state(r: text_to_image.TextToImageResult) -> dict:
+    return {"config": asdict(r.config), "generator": _cpu_state_dict(r.generator), "critic": _cpu_state_dict(r.critic),
+            "classes": [list(asdict(c).values()) for c in r.classes], "history": r.history,
+            "seconds": float(r.seconds), "start_step": int(r.start_step), "stopped": bool(r.stopped)}
+
+
+def _text_restore(s: dict) -> text_to_image.TextToImageResult:
+    cfg = text_to_image.TextToImageConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
+    G, D = text_to_image.build_networks(cfg)
+    G.load_state_dict(s["generator"])
+    D.load_state_dict(s["critic"])
+    dev = settings.device()
+    return text_to_image.TextToImageResult(G.to(dev).eval(), D.to(dev).eval(), cfg,
+                                           tuple(ShapeClass(*c) for c in s["classes"]), s["history"], s["seconds"],
+                                           s["start_step"], s["stopped"])
+
+
 def _kind(result: Any) -> str:
     if isinstance(result, images.ImageTrainResult):
         return "train_images"
+    if isinstance(result, text_to_image.TextToImageResult):
+        return "train_text_to_image"
     if isinstance(result, TrainResult):
         return "train"
     if isinstance(result, list) and result and all(isinstance(r, TrainResult) for r in result):
@@ -256,12 +279,13 @@ def _kind(result: Any) -> str:
 
 
 def result_state(result: Any) -> dict:
-    """A finished ``TrainResult``, list of them (``train_seeds``) or ``ImageTrainResult`` as a checkpoint
+    """A finished ``TrainResult``, list of them (``train_seeds``), ``ImageTrainResult`` or ``TextToImageResult`` as a checkpoint
     state (plain containers and CPU tensors), tagged with its kind; ``restore_result`` inverts it."""
     kind = _kind(result)
     if kind == "train_seeds":
         return {"kind": kind, "runs": [_train_state(r) for r in result]}
-    return {"kind": kind, **(_train_state(result) if kind == "train" else _images_state(result))}
+    state = {"train": _train_state, "train_images": _images_state, "train_text_to_image": _text_state}[kind](result)
+    return {"kind": kind, **state}
 
 
 def restore_result(state: dict, *, generator: Optional[torch.nn.Module] = None,
@@ -276,6 +300,8 @@ def restore_result(state: dict, *, generator: Optional[torch.nn.Module] = None,
         return _train_restore(state, generator, critic)
     if kind == "train_images":
         return _images_restore(state)
+    if kind == "train_text_to_image":
+        return _text_restore(state)
     raise checkpoint.CheckpointError(f"not a gan_lab result state (kind {kind!r})")
 
 
@@ -302,12 +328,13 @@ def load_result(path: "str | os.PathLike[str]", *, generator: Optional[torch.nn.
 # ---- the cache -----------------------------------------------------------------------------------------------
 
 def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    """``fn(*args, **kwargs)`` for ``fn`` in ``train``, ``train_seeds``, ``train_images``, loaded from
+    """``fn(*args, **kwargs)`` for ``fn`` in ``CACHEABLE`` (``train``, ``train_seeds``, ``train_images``,
+    ``text_to_image.train_text_to_image``), loaded from
     ``run_dir()`` when the same call finished before under the same budget, seed offset and code (and
     ``reuse()``), else run and stored. Bad arguments raise ``ValueError`` before any work, as ``fn`` would.
 
     While it trains, the run checkpoints to ``<name>-<key>.partial.pt`` beside the entry (``train`` and
-    ``train_seeds`` every ``checkpoint_seconds()``, by default a minute; ``train_images`` every ``checkpoint_every`` steps), so a cell cut off
+    ``train_seeds`` every ``checkpoint_seconds()``, by default a minute; the image loops every ``checkpoint_every`` steps), so a cell cut off
     half-way (a Colab disconnect, an interrupted kernel) continues from there when it is run again, to the
     same result it would have reached uninterrupted; the partial file goes once the run is stored. With
     ``reuse()`` off (``make book``) a partial file is deleted first, like a finished entry: every run trains
@@ -347,7 +374,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     if not reuse():
         _remove(partial)
     saving = {"checkpoint_path": partial, "resume": "auto"}
-    if name != "train_images":   # image runs save every config.checkpoint_every steps instead
+    if name not in _STEP_CHECKPOINTED:   # image runs save every config.checkpoint_every steps instead
         saving["checkpoint_seconds"] = checkpoint_seconds()
     if partial.exists():   # a run cut off earlier: resume it, unless the file is damaged
         try:

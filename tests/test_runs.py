@@ -387,3 +387,48 @@ def test_the_gradient_log_checks_its_settings_and_knows_each_objectives_generato
         dataset, kwargs = _lines_call(objective=objective, **extra)
         norms[objective, extra.get("generator_loss")] = train.train(dataset, **kwargs).history["grad"][0]
     assert len(set(norms.values())) == 3     # three losses, three different gradients
+
+
+# ---- chapter 9's text-to-image runs ----------------------------------------------------------------------------
+
+def _text_setup(**over):
+    from gan_lab import text_to_image
+    classes = list(data.SHAPES_TEST)[:2]
+    x, y = data.shapes_dataset(classes, 4, size=16, seed=0)
+    cfg = text_to_image.TextToImageConfig(width=8, noise_dim=4, text_dim=4, embed_dim=4, text_hidden=8, steps=4,
+                                          batch_size=4, log_every=1, checkpoint_every=2, captions_per_class=3,
+                                          progress=False, **over)
+    return text_to_image, data.to_tensor(x), torch.from_numpy(y), classes, cfg
+
+
+def test_a_text_to_image_run_is_cached_keyed_by_its_labels_and_resumed_when_cut_off(folder, monkeypatch):
+    text_to_image, x, y, classes, cfg = _text_setup()
+    first = runs.cached(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
+    assert entries(folder) == ["pt", "sha256"]
+    monkeypatch.setattr(text_to_image.losses, "matching_aware_discriminator_loss", no_training)
+    again = runs.cached(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
+    assert learned(again.history) == learned(first.history) and again.classes == tuple(classes)
+    assert torch.equal(text_to_image.generate(first, ["a dark blue clean square"], seed=0),
+                       text_to_image.generate(again, ["a dark blue clean square"], seed=0))
+    key = runs.run_key(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
+    assert key != runs.run_key(text_to_image.train_text_to_image, x, y.flip(0), classes, cfg, device="cpu")
+    monkeypatch.undo()
+    monkeypatch.setenv("GAN_LAB_RUN_DIR", str(folder))
+    monkeypatch.setenv("GAN_LAB_BUDGET", "quick")
+
+    # a cell cut off after the step-2 checkpoint resumes from it, to the uninterrupted run's weights
+    _, x, y, classes, cfg6 = _text_setup(matching_aware=False)
+    whole = text_to_image.train_text_to_image(x, y, classes, cfg6, device="cpu")
+    name = f"train_text_to_image-{runs.run_key(text_to_image.train_text_to_image, x, y, classes, cfg6, device='cpu')}"
+    partial = folder / f"{name}.partial.pt"
+
+    def interrupt(result):
+        if result.history["step"][-1] == 3:
+            raise _Cut
+    with pytest.raises(_Cut):
+        text_to_image.train_text_to_image(x, y, classes, cfg6, device="cpu", checkpoint_path=partial, on_log=interrupt)
+    resumed = runs.cached(text_to_image.train_text_to_image, x, y, classes, cfg6, device="cpu")
+    assert resumed.start_step == 2 and learned(resumed.history) == learned(whole.history)
+    for p, q in zip(whole.generator.state_dict().values(), resumed.generator.state_dict().values()):
+        assert torch.equal(p, q)
+    assert not partial.exists()
