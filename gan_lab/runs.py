@@ -6,6 +6,7 @@
                                           # a gan_lab callback that collects: its state is stored too
     result = runs.cached(gl.train, data.ParallelLinesData(0.0), generator=nets.ParallelLines(1.0),
                          critic=nets.critic(2), noise_dim=1)    # gan_lab networks, keyed by their weights
+    result = runs.cached(text_to_image.train_text_to_image, x, y, classes, config)   # chapter 9's loops too
 
 A finished run is stored under a *key*: the SHA-256 of the training function's name, every argument (tensors
 by their bytes), the budget, the seed offset, the torch version and the package's code version
@@ -25,14 +26,14 @@ import inspect
 import json
 import os
 import warnings
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
 
-from . import checkpoint, convnets, images, loop, nets, settings, text_to_image
+from . import checkpoint, convnets, images, infogan, loop, nets, settings, text_to_image, translation
 from .data import ShapeClass
 from .train import TrainConfig, TrainResult, default_critic, train, train_seeds
 
@@ -136,9 +137,10 @@ def _canonical(value: Any, where: str) -> Any:
 
 
 CACHEABLE = {"train": train, "train_seeds": train_seeds, "train_images": images.train_images,
-             "train_text_to_image": text_to_image.train_text_to_image}
+             "train_text_to_image": text_to_image.train_text_to_image, "train_infogan": infogan.train_infogan,
+             "train_translation": translation.train_translation}
 # the loops that checkpoint every config.checkpoint_every steps (the others every checkpoint_seconds())
-_STEP_CHECKPOINTED = ("train_images", "train_text_to_image")
+_STEP_CHECKPOINTED = ("train_images", "train_text_to_image", "train_infogan", "train_translation")
 
 
 def _name_of(fn: Callable) -> str:
@@ -249,28 +251,56 @@ def _images_restore(s: dict) -> images.ImageTrainResult:
                                    s["seconds"], s["start_step"], s["stopped"])
 
 
-def _text_state(r: text_to_image.TextToImageResult) -> dict:
-    return {"config": asdict(r.config), "generator": _cpu_state_dict(r.generator), "critic": _cpu_state_dict(r.critic),
-            "classes": [list(asdict(c).values()) for c in r.classes], "history": r.history,
-            "seconds": float(r.seconds), "start_step": int(r.start_step), "stopped": bool(r.stopped)}
+# The chapter-9 loops: a result dataclass of networks and plain values, networks rebuilt by the module's
+# build_networks(config) (whose output is named by the result's fields, in this order).
+_NETWORK_RESULTS = {
+    "train_text_to_image": (text_to_image.TextToImageResult, text_to_image.TextToImageConfig,
+                            text_to_image.build_networks, ("generator", "critic")),
+    "train_infogan": (infogan.InfoGANResult, infogan.InfoGANConfig, infogan.build_networks,
+                      ("generator", "critic", "q")),
+    "train_translation": (translation.TranslationResult, translation.TranslationConfig, translation.build_networks,
+                          ("g_ab", "g_ba", "d_a", "d_b")),
+}
 
 
-def _text_restore(s: dict) -> text_to_image.TextToImageResult:
-    cfg = text_to_image.TextToImageConfig(**{**s["config"], "betas": tuple(s["config"]["betas"])})
-    G, D = text_to_image.build_networks(cfg)
-    G.load_state_dict(s["generator"])
-    D.load_state_dict(s["critic"])
+def _networks_state(r: Any) -> dict:
+    """Every field of the result: networks by their CPU state dicts, the config as a dict, ShapeClasses (a
+    text-to-image run's classes) by their four attributes, the rest as it is (plain history and numbers)."""
+    out = {}
+    for f in fields(r):
+        value = getattr(r, f.name)
+        if isinstance(value, torch.nn.Module):
+            out[f.name] = _cpu_state_dict(value)
+        elif is_dataclass(value):
+            out[f.name] = asdict(value)
+        elif f.name == "classes":
+            out[f.name] = [[c.shape, c.base_color, c.offset_sign, c.noise] for c in value]
+        else:
+            out[f.name] = value
+    return out
+
+
+def _networks_restore(kind: str, s: dict) -> Any:
+    result_class, config_class, build, names = _NETWORK_RESULTS[kind]
+    cfg = config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in s["config"].items()})
+    built = build(cfg)
+    nets_ = dict(zip(names, built.values() if isinstance(built, dict) else built))
     dev = settings.device()
-    return text_to_image.TextToImageResult(G.to(dev).eval(), D.to(dev).eval(), cfg,
-                                           tuple(ShapeClass(*c) for c in s["classes"]), s["history"], s["seconds"],
-                                           s["start_step"], s["stopped"])
+    for name, net in nets_.items():
+        net.load_state_dict(s[name])
+        nets_[name] = net.to(dev).eval()
+    plain = {k: v for k, v in s.items() if k not in (*names, "config", "kind")}
+    if "classes" in plain:
+        plain["classes"] = tuple(ShapeClass(*c) for c in plain["classes"])
+    return result_class(**nets_, config=cfg, **plain)
 
 
 def _kind(result: Any) -> str:
     if isinstance(result, images.ImageTrainResult):
         return "train_images"
-    if isinstance(result, text_to_image.TextToImageResult):
-        return "train_text_to_image"
+    for kind, (result_class, *_) in _NETWORK_RESULTS.items():
+        if isinstance(result, result_class):
+            return kind
     if isinstance(result, TrainResult):
         return "train"
     if isinstance(result, list) and result and all(isinstance(r, TrainResult) for r in result):
@@ -279,12 +309,13 @@ def _kind(result: Any) -> str:
 
 
 def result_state(result: Any) -> dict:
-    """A finished ``TrainResult``, list of them (``train_seeds``), ``ImageTrainResult`` or ``TextToImageResult`` as a checkpoint
+    """A finished ``TrainResult``, list of them (``train_seeds``), ``ImageTrainResult`` or result of a chapter-9
+    loop (``TextToImageResult``, ``InfoGANResult``, ``TranslationResult``) as a checkpoint
     state (plain containers and CPU tensors), tagged with its kind; ``restore_result`` inverts it."""
     kind = _kind(result)
     if kind == "train_seeds":
         return {"kind": kind, "runs": [_train_state(r) for r in result]}
-    state = {"train": _train_state, "train_images": _images_state, "train_text_to_image": _text_state}[kind](result)
+    state = {"train": _train_state, "train_images": _images_state}.get(kind, _networks_state)(result)
     return {"kind": kind, **state}
 
 
@@ -300,8 +331,8 @@ def restore_result(state: dict, *, generator: Optional[torch.nn.Module] = None,
         return _train_restore(state, generator, critic)
     if kind == "train_images":
         return _images_restore(state)
-    if kind == "train_text_to_image":
-        return _text_restore(state)
+    if kind in _NETWORK_RESULTS:
+        return _networks_restore(kind, state)
     raise checkpoint.CheckpointError(f"not a gan_lab result state (kind {kind!r})")
 
 
@@ -329,7 +360,7 @@ def load_result(path: "str | os.PathLike[str]", *, generator: Optional[torch.nn.
 
 def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """``fn(*args, **kwargs)`` for ``fn`` in ``CACHEABLE`` (``train``, ``train_seeds``, ``train_images``,
-    ``text_to_image.train_text_to_image``), loaded from
+    ``text_to_image.train_text_to_image``, ``infogan.train_infogan``, ``translation.train_translation``), loaded from
     ``run_dir()`` when the same call finished before under the same budget, seed offset and code (and
     ``reuse()``), else run and stored. Bad arguments raise ``ValueError`` before any work, as ``fn`` would.
 

@@ -432,3 +432,38 @@ def test_a_text_to_image_run_is_cached_keyed_by_its_labels_and_resumed_when_cut_
     for p, q in zip(whole.generator.state_dict().values(), resumed.generator.state_dict().values()):
         assert torch.equal(p, q)
     assert not partial.exists()
+
+
+def _infogan_call():
+    from gan_lab import infogan
+    x, _ = data.shapes_dataset([data.ShapeClass(s, 0.25, +1, 0.03) for s in ("square", "circle")], 4, size=16, seed=0)
+    cfg = infogan.InfoGANConfig(width=8, noise_dim=4, n_categories=2, q_width=8, batch_size=4, steps=3, log_every=1,
+                                checkpoint_every=2, progress=False)
+    return infogan.train_infogan, (data.to_tensor(x), cfg), ("generator", "critic", "q"), "categorical_code_loss"
+
+
+def _translation_call():
+    from gan_lab import translation
+    a, _ = data.shapes_dataset([data.ShapeClass("square", 0.25, 1, 0.03)], 4, size=16, seed=1)
+    b, _ = data.shapes_dataset([data.ShapeClass("circle", 0.25, 1, 0.03)], 3, size=16, seed=2)
+    cfg = translation.TranslationConfig(width=4, blocks=1, batch_size=3, steps=3, log_every=1, checkpoint_every=2,
+                                        progress=False)
+    return translation.train_translation, (data.to_tensor(a), data.to_tensor(b), cfg), ("g_ab", "g_ba", "d_a", "d_b"), \
+        "cycle_consistency_loss"
+
+
+@pytest.mark.parametrize("call", [_infogan_call, _translation_call], ids=["infogan", "translation"])
+def test_the_other_chapter_9_loops_are_cached_with_every_network(folder, monkeypatch, call):
+    from gan_lab import losses
+    fn, args, nets_, used_loss = call()
+    first = runs.cached(fn, *args, device="cpu")
+    assert entries(folder) == ["pt", "sha256"]
+    monkeypatch.setattr(losses, used_loss, no_training)     # a loaded run computes no loss
+    again = runs.cached(fn, *args, device="cpu")
+    assert type(again) is type(first) and again.config == first.config
+    import numpy as np
+    h1, h2 = learned(first.history), learned(again.history)
+    assert h1.keys() == h2.keys() and all(np.array_equal(h1[k], h2[k], equal_nan=True) for k in h1)   # NaN: no penalty
+    for name in nets_:
+        a, b = getattr(first, name).state_dict(), getattr(again, name).state_dict()
+        assert list(a) == list(b) and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a), name
