@@ -405,16 +405,14 @@ def test_a_text_to_image_run_is_cached_keyed_by_its_labels_and_resumed_when_cut_
     text_to_image, x, y, classes, cfg = _text_setup()
     first = runs.cached(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
     assert entries(folder) == ["pt", "sha256"]
-    monkeypatch.setattr(text_to_image.losses, "matching_aware_discriminator_loss", no_training)
-    again = runs.cached(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
+    with monkeypatch.context() as patched:
+        patched.setattr(text_to_image.losses, "matching_aware_discriminator_loss", no_training)
+        again = runs.cached(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
     assert learned(again.history) == learned(first.history) and again.classes == tuple(classes)
     assert torch.equal(text_to_image.generate(first, ["a dark blue clean square"], seed=0),
                        text_to_image.generate(again, ["a dark blue clean square"], seed=0))
     key = runs.run_key(text_to_image.train_text_to_image, x, y, classes, cfg, device="cpu")
     assert key != runs.run_key(text_to_image.train_text_to_image, x, y.flip(0), classes, cfg, device="cpu")
-    monkeypatch.undo()
-    monkeypatch.setenv("GAN_LAB_RUN_DIR", str(folder))
-    monkeypatch.setenv("GAN_LAB_BUDGET", "quick")
 
     # a cell cut off after the step-2 checkpoint resumes from it, to the uninterrupted run's weights
     _, x, y, classes, cfg6 = _text_setup(matching_aware=False)
