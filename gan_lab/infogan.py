@@ -338,14 +338,7 @@ def train_infogan(images: torch.Tensor, config: Optional[InfoGANConfig] = None, 
     result = InfoGANResult(G, D, Q, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0
     if state is not None:
-        try:
-            run_state.restore(state)
-        except (RuntimeError, KeyError) as err:
-            raise _checkpoint.CheckpointError(f"cannot resume from {checkpoint_path!r}: its networks do not fit "
-                                              f"this configuration ({str(err).strip().splitlines()[0]})") from None
-        result.history = {k: list(v) for k, v in state["history"].items()}
-        start, seconds_before = int(state["step"]), float(state["seconds"])
-        result.start_step = start
+        start, seconds_before = loop.restore_run(run_state, state, checkpoint_path, result)
     data = images.detach().to(dev, torch.float32)
     N, B, K = len(data), cfg.batch_size, cfg.n_categories
     use_penalty = game.lipschitz == "penalty" and cfg.penalty_weight > 0

@@ -12,7 +12,8 @@ common lives here, so a change to one is a change to both:
   that collects things, such as ``scoring.ScoreLog``, has its state saved in the run's checkpoints);
 - ``optimizer``: Adam (fused when the device has the kernel) or RMSProp;
 - ``RunState``: what a checkpoint of a run holds, saved and restored by one pair of functions;
-  ``resume_state``: a checkpoint read back and checked to be the run that asks to resume from it.
+  ``resume_state``: a checkpoint read back and checked to be the run that asks to resume from it;
+  ``restore_run``: that checkpoint loaded into the run's objects and its result.
 
 The random streams a run draws from are named in ``settings.STREAMS``; the argument checks are ``checks``.
 """
@@ -27,7 +28,7 @@ from torch import nn
 from . import checkpoint, checks, objectives, settings
 
 __all__ = ["StopTraining", "TrainingDiverged", "configure", "check_on_log", "log_extras", "stateful", "optimizer",
-           "OPTIMIZERS", "RunState", "resume_state"]
+           "OPTIMIZERS", "RunState", "resume_state", "restore_run"]
 
 OPTIMIZERS = ("adam", "rmsprop")
 
@@ -211,3 +212,18 @@ def resume_state(path: str, config: Any, *, trainer: str, keys: tuple, resumable
     if state["step"] > config.steps:
         raise ValueError(f"cannot resume from {path!r}: it is at step {state['step']}, beyond steps={config.steps}")
     return state
+
+
+def restore_run(run_state: RunState, state: dict, path: str, result: Any) -> tuple[int, float]:
+    """Load a checkpoint ``state`` (from ``resume_state``) into ``run_state`` and ``result``: the networks,
+    optimisers and random stream, then ``result.history`` and ``result.start_step``. Returns ``(step,
+    seconds)``: where the run continues and the training seconds before it. Networks that do not fit raise
+    ``checkpoint.CheckpointError`` naming ``path`` before anything of the result changes."""
+    try:
+        run_state.restore(state)
+    except (RuntimeError, KeyError) as err:
+        raise checkpoint.CheckpointError(f"cannot resume from {path!r}: its networks do not fit this "
+                                         f"configuration ({str(err).strip().splitlines()[0]})") from None
+    result.history = {k: list(v) for k, v in state["history"].items()}
+    result.start_step = int(state["step"])
+    return result.start_step, float(state["seconds"])

@@ -253,14 +253,7 @@ def train_text_to_image(images: torch.Tensor, labels: Union[torch.Tensor, np.nda
     result = TextToImageResult(G, D, cfg, classes, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0
     if state is not None:
-        try:
-            run_state.restore(state)
-        except (RuntimeError, KeyError) as err:
-            raise _checkpoint.CheckpointError(f"cannot resume from {checkpoint_path!r}: its networks do not fit "
-                                              f"this configuration ({str(err).strip().splitlines()[0]})") from None
-        result.history = {k: list(v) for k, v in state["history"].items()}
-        start, seconds_before = int(state["step"]), float(state["seconds"])
-        result.start_step = start
+        start, seconds_before = loop.restore_run(run_state, state, checkpoint_path, result)
     data, y_all, tokens = images.detach().to(dev, torch.float32), labels.to(dev), pool.to(dev)
     N, B, K, P = len(data), cfg.batch_size, len(classes), cfg.captions_per_class
 

@@ -394,10 +394,7 @@ def train_translation(domain_a: torch.Tensor, domain_b: torch.Tensor, config: Op
     result = TranslationResult(g_ab, g_ba, d_a, d_b, cfg, {k: [] for k in _HISTORY})
     start, seconds_before = 0, 0.0
     if state is not None:
-        run_state.restore(state)
-        result.history = {k: list(v) for k, v in state["history"].items()}
-        start, seconds_before = int(state["step"]), float(state["seconds"])
-        result.start_step = start
+        start, seconds_before = loop.restore_run(run_state, state, checkpoint_path, result)
     data_a = domain_a.detach().to(dev, torch.float32)
     data_b = domain_b.detach().to(dev, torch.float32)
     critics = [*d_a.parameters(), *d_b.parameters()]

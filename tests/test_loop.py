@@ -340,3 +340,19 @@ def test_the_streams_move_with_the_seed_offset(monkeypatch, offset):
     shifted = _draws(settings.stream(2, "eval_noise", 5))
     assert torch.equal(shifted, _draws(torch.Generator().manual_seed(offset + where)))
     assert not torch.equal(shifted, unshifted)
+
+
+def test_restore_run_loads_the_state_and_refuses_networks_that_do_not_fit_naming_the_path():
+    from types import SimpleNamespace
+    from gan_lab.checkpoint import CheckpointError
+    from torch import nn
+    a, b = nn.Linear(2, 3), nn.Linear(2, 3)
+    saved = loop.RunState({"generator": a}, [], torch.Generator().manual_seed(1)).state(
+        step=7, history={"step": [7]}, seconds=2.5)
+    result = SimpleNamespace(history={}, start_step=0)
+    assert loop.restore_run(loop.RunState({"generator": b}, [], torch.Generator()), saved, "x.pt", result) == (7, 2.5)
+    assert torch.equal(a.weight, b.weight) and result.history == {"step": [7]} and result.start_step == 7
+    fresh = SimpleNamespace(history={}, start_step=0)
+    with pytest.raises(CheckpointError, match="cannot resume from 'x.pt': its networks do not fit"):
+        loop.restore_run(loop.RunState({"generator": nn.Linear(2, 4)}, [], torch.Generator()), saved, "x.pt", fresh)
+    assert fresh.history == {} and fresh.start_step == 0
