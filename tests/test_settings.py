@@ -151,3 +151,46 @@ def test_a_cuda_index_beyond_the_gpus_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(ValueError, match="only 1 CUDA device"):
         settings.resolve_device("cuda:3")
+
+
+def _with_reference_numerics(monkeypatch):
+    for name, value in settings.REFERENCE_NUMERICS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GAN_LAB_DEVICE", "cpu")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+
+
+def test_reference_numerics_needs_every_variable_the_cpu_path_and_the_cpu(monkeypatch):
+    _with_reference_numerics(monkeypatch)
+    assert settings.reference_numerics()
+    monkeypatch.setenv("MKL_CBWR", "AUTO")                     # one variable off: not the reference
+    assert not settings.reference_numerics()
+    _with_reference_numerics(monkeypatch)
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")                   # one missing
+    assert not settings.reference_numerics()
+    _with_reference_numerics(monkeypatch)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")  # set too late to take effect
+    assert not settings.reference_numerics()
+    _with_reference_numerics(monkeypatch)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("GAN_LAB_DEVICE", "cuda")               # numbers computed on a GPU are never the reference
+    assert not settings.reference_numerics()
+
+
+def test_make_book_sets_the_reference_numerics():
+    from pathlib import Path
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    line = next(l for l in makefile.splitlines() if l.startswith("REFERENCE_NUMERICS :="))
+    assigned = dict(item.split("=", 1) for item in line.split(":=", 1)[1].split())
+    assert assigned == settings.REFERENCE_NUMERICS
+    build = next(l for l in makefile.splitlines() if "jupyter-book build" in l)
+    assert build.lstrip().startswith("$(REFERENCE_NUMERICS)")
+
+
+def test_the_reference_numerics_take_effect_when_set_before_torch_starts():
+    import subprocess
+    import sys
+    env = {**os.environ, **settings.REFERENCE_NUMERICS, "GAN_LAB_DEVICE": "cpu"}
+    code = "import gan_lab, torch; print(gan_lab.settings.reference_numerics(), torch.backends.cpu.get_cpu_capability())"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "AVX2"]
