@@ -198,6 +198,19 @@ def test_no_notebook_sets_its_own_execution_timeout():
     assert not own, f"notebooks with their own execution_timeout: {own}"
 
 
+def test_every_quoted_number_check_waits_for_the_reference_numerics():
+    """A check of numbers the text quotes (the book budget at seed offset 0) must also ask for the book build's
+    CPU numerics: on another kernel path the same seed ends on other digits, and a reader's run would fail."""
+    import json
+    ungated = []
+    for path in sorted((ROOT / "book").rglob("*.ipynb")):
+        for k, cell in enumerate(json.loads(path.read_text())["cells"]):
+            for line in "".join(cell["source"]).splitlines() if cell["cell_type"] == "code" else []:
+                if "seed_offset() == 0" in line and "reference_numerics()" not in line:
+                    ungated.append(f"{path.name} cell {k}: {line.strip()}")
+    assert not ungated, "quoted-number checks without gl.settings.reference_numerics():\n" + "\n".join(ungated)
+
+
 # --------------------------------------------------------------------- static HTML
 
 
