@@ -53,8 +53,10 @@ def wait_reply(kc, msg_id: str, timeout: float) -> tuple[dict, str]:
             out.append(msg["content"]["text"])
         if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
             break
-    reply = kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
-    return reply["content"], "".join(out)
+    while True:   # the reply to this request: wait_for_ready may leave extra kernel_info replies queued
+        reply = kc.get_shell_msg(timeout=max(1.0, deadline - time.monotonic()))
+        if reply["parent_header"].get("msg_id") == msg_id:
+            return reply["content"], "".join(out)
 
 
 def start_and_cut(kc, folder: Path) -> str:
