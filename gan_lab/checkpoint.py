@@ -99,7 +99,7 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"cannot write checkpoint {path!r}: directory {directory!r} does not exist")
     payload = {"format": FORMAT, "version": VERSION, "state": state}
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(payload, f)
@@ -127,14 +127,36 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:
-    """Delete the regular files ``.<name>.*.tmp`` that killed writers left (never a link's target)."""
+    """Delete the regular files ``.<name>.<pid>.*.tmp`` that killed writers left (never a link's target).
+
+    Another writer of the same checkpoint may be half-way through its own temporary (the classroom grader
+    trains one cached run in several workers at once), so a temporary whose writer process is alive is kept;
+    one without a pid in its name (an older gan_lab's) is taken for a leftover."""
     prefix = f".{name}."
     for entry in os.scandir(directory):
-        if entry.name.startswith(prefix) and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False):
-            try:
-                os.remove(entry.path)
-            except OSError:
-                pass
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp") and entry.is_file(follow_symlinks=False)):
+            continue
+        pid = entry.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and _alive(int(pid)):
+            continue
+        try:
+            os.remove(entry.path)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` runs on this machine (POSIX ``kill(pid, 0)`` sends no signal; on Windows, where
+    ``os.kill`` would end the process, every writer counts as alive and its temporary is kept)."""
+    if pid == os.getpid() or os.name == "nt":
+        return True
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:
+        return True   # e.g. another user's process (PermissionError): keep the file
+    return True
 
 
 def load_checkpoint(path: PathLike) -> dict:
