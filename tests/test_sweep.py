@@ -88,6 +88,46 @@ def test_collect_gives_one_row_per_job_with_its_settings_and_scores(tiny_sweep, 
     assert table["wgan-gp", "8gaussians"]["mean"] == pytest.approx(sum(w1) / 2)
 
 
+def test_a_sweep_runs_through_submitit_the_launcher_of_the_readmes_slurm_command(tmp_path):
+    # No SLURM cluster here: submitit's local executor runs the jobs through the same hydra plugin and the same
+    # pickled job function that sbatch would, each in its own process.
+    proc = gan_lab_sweep(f"hydra.sweep.dir={tmp_path / 'out'}", "hydra/launcher=submitit_local",
+                         "hydra.launcher.timeout_min=5", "arm=gan-ns,wgan-gp", "seed=3", *TINY, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = {p.parent.parent.parent.name: json.loads(p.read_text()) for p in (tmp_path / "out").rglob("job.json")}
+    assert sorted(jobs) == ["gan-ns", "wgan-gp"]
+    assert all(j["status"] == "done" and j["returncode"] == 0 for j in jobs.values())
+    assert list((tmp_path / "out" / ".submitit").iterdir())   # submitit's own job folders: it ran them
+
+
+def _readme_command(marker: str, fill: dict) -> list[str]:
+    """The README's ``python -m gan_lab.sweep ...`` line that contains ``marker`` (continuation lines joined), its
+    placeholders replaced as ``fill`` says."""
+    import shlex
+    from pathlib import Path
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text().replace("\\\n", " ")
+    (line,) = [ln for ln in text.splitlines() if ln.startswith("python -m gan_lab.sweep") and marker in ln]
+    for placeholder, value in fill.items():
+        line = line.replace(placeholder, value)
+    return shlex.split(line.split(" #")[0])[3:]
+
+
+@pytest.mark.parametrize("marker, launcher, settings", [
+    ("submitit_slurm", "SlurmLauncher", ["gpus_per_node: 1", "tasks_per_node: 1", "timeout_min: 600", "partition: gpu"]),
+    ("hydra/launcher=joblib", "JoblibLauncher", ["n_jobs: 4"]),
+])
+def test_the_readmes_multi_gpu_and_slurm_commands_compose(tmp_path, marker, launcher, settings):
+    # hydra composes the command's launcher settings (a misspelt key such as gpu_per_node is an error) without
+    # submitting anything; the placeholder partition is filled in.
+    args = _readme_command(marker, {"<your GPU partition>": "gpu", "$HOME": str(tmp_path)})
+    proc = gan_lab_sweep(*args, "--cfg", "hydra", "-p", "hydra.launcher", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f".{launcher}" in proc.stdout and all(s in proc.stdout.splitlines() for s in settings), proc.stdout
+    bad = gan_lab_sweep(*[a.replace("gpus_per_node", "gpu_per_node").replace("n_jobs", "n_job") for a in args],
+                        "--cfg", "hydra", "-p", "hydra.launcher", cwd=tmp_path)
+    assert bad.returncode != 0
+
+
 def test_the_comparison_config_is_the_pages_grid_at_the_full_budget():
     jobs = [job for _, job in sweep.expand_sweep([])]
     assert len(jobs) == 60
