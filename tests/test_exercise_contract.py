@@ -16,11 +16,13 @@ import test_exercises_ch05
 import test_exercises_ch06
 import test_exercises_ch07
 import test_exercises_ch08
+import test_exercises_ch09
 
 TABLES = {"ch01": test_exercises_ch01.CHECKS, "ch02": test_exercises_ch02.CHECKS,
           "ch03": test_exercises_ch03.CHECKS, "ch04": test_exercises_ch04.CHECKS,
           "ch05": test_exercises_ch05.CHECKS, "ch06": test_exercises_ch06.CHECKS,
-          "ch07": test_exercises_ch07.CHECKS, "ch08": test_exercises_ch08.CHECKS}
+          "ch07": test_exercises_ch07.CHECKS, "ch08": test_exercises_ch08.CHECKS,
+          "ch09": test_exercises_ch09.CHECKS}
 CHECKS = {f"{chapter}: {name}": entry for chapter, table in TABLES.items() for name, entry in table.items()}
 WRONG = [(name, wrong) for name, (_, _, wrongs) in CHECKS.items() for wrong in wrongs]
 

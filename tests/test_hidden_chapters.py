@@ -28,13 +28,14 @@ import test_exercises_ch05 as t05
 import test_exercises_ch06 as t06
 import test_exercises_ch07 as t07
 import test_exercises_ch08 as t08
-from classroom.hidden import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08
+import test_exercises_ch09 as t09
+from classroom.hidden import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 NOTEBOOKS = {ch01: "01_minimax.ipynb", ch02: "02_divergences.ipynb", ch03: "03_wasserstein.ipynb",
              ch04: "04_weight_clipping.ipynb", ch05: "05_gradient_penalty.ipynb",
              ch06: "06_shapes_wgan_gp.ipynb", ch07: "07_critic_classifier.ipynb",
-             ch08: "08_losses_and_normalisation.ipynb"}
+             ch08: "08_losses_and_normalisation.ipynb", ch09: "09_conditional.ipynb"}
 
 # label -> (hidden module, the student's function name, the CHECKS table, its key)
 EXERCISES = {
@@ -69,6 +70,9 @@ EXERCISES = {
     "ch8-ex-power-iteration": (ch08, "power_iteration_step", t08.CHECKS, "power iteration step"),
     "ch8-ex-smoothing": (ch08, "smoothed_discriminator_loss", t08.CHECKS, "one-sided label smoothing"),
     "ch8-ex-pack": (ch08, "pack", t08.CHECKS, "pack"),
+    "ch9-ex-embedding": (ch09, "summed_embedding", t09.CHECKS, "summed embedding"),
+    "ch9-ex-projection": (ch09, "projection_score", t09.CHECKS, "projection score"),
+    "ch9-ex-cls": (ch09, "matching_aware_loss", t09.CHECKS, "matching-aware loss"),
 }
 
 
@@ -305,6 +309,40 @@ def pack_with_view(x, m):
     return x.view(n // m, m * d)
 
 
+def embedding_up_to_three_attributes(tables, labels):
+    """Written out for the one to three attributes of the visible check: a fourth table is never read."""
+    out = tables[0][labels[:, 0]]
+    if len(tables) > 1:
+        out = out + tables[1][labels[:, 1]]
+    if len(tables) > 2:
+        out = out + tables[2][labels[:, 2]]
+    return out
+
+
+def embedding_in_float64(tables, labels):
+    """Accumulates into a float64 zero tensor: right on the float64 tables of the visible check only."""
+    out = torch.zeros(len(labels), tables[0].shape[1], dtype=torch.float64)
+    for a, table in enumerate(tables):
+        out = out + table[labels[:, a]]
+    return out
+
+
+def projection_squeezed(features, head_weight, head_bias, embedded):
+    """(n, 1) columns squeezed at the end: a 0-dim tensor for a single sample."""
+    return (features @ head_weight[:, None] + head_bias + (embedded * features).sum(dim=1, keepdim=True)).squeeze()
+
+
+def projection_in_float64(features, head_weight, head_bias, embedded):
+    h = features.double()
+    return h @ head_weight.double() + head_bias.double() + (embedded.double() * h).sum(dim=1)
+
+
+def cls_column_only(real_right, real_wrong, fake_right):
+    """Right on (n, 1) logits, but indexes column 0: logits of shape (n,) break it."""
+    return (F.softplus(-real_right[:, 0]).mean()
+            + 0.5 * (F.softplus(real_wrong[:, 0]).mean() + F.softplus(fake_right[:, 0]).mean()))
+
+
 VISIBLE_ONLY = {
     "ch1-ex-optimal-d": [d_star_1d_loop, d_star_clamped],
     "ch1-ex-non-saturating": [non_saturating_by_cases, non_saturating_mean_over_first_axis],
@@ -336,6 +374,10 @@ VISIBLE_ONLY = {
     "ch8-ex-power-iteration": ["memorised", power_step_float64_only],
     "ch8-ex-smoothing": [smoothed_column_only],
     "ch8-ex-pack": [pack_with_view],               # memorising cannot raise the ValueError the check asks for
+    # a memorised value is not connected to the visible check's fresh tensors: the visible check fails it
+    "ch9-ex-embedding": [embedding_up_to_three_attributes, embedding_in_float64],
+    "ch9-ex-projection": [projection_squeezed, projection_in_float64],
+    "ch9-ex-cls": [cls_column_only],
 }
 
 
@@ -386,6 +428,11 @@ OTHER_CORRECT = {
     "ch7-ex-rank": [lambda a, b, l: gl.metrics.rank_correlation(_class_means(a, l), _class_means(b, l)),
                     lambda a, b, l: scipy.stats.spearmanr(_class_means(a, l), _class_means(b, l)).statistic],
     "ch7-ex-pairwise": [gl.metrics.pairwise_auroc],
+    "ch9-ex-embedding": [t09.summed_embedding_with_f_embedding,
+                         lambda tables, labels: torch.stack([t.index_select(0, labels[:, a])
+                                                             for a, t in enumerate(tables)]).sum(dim=0)],
+    "ch9-ex-projection": [t09.projection_score_with_einsum],
+    "ch9-ex-cls": [t09.matching_aware_loss_with_bce, gl.losses.matching_aware_discriminator_loss],
 }
 
 

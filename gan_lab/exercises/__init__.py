@@ -20,10 +20,12 @@ from . import ch05
 from . import ch06
 from . import ch07
 from . import ch08
+from . import ch09
 
 from ._compare import same_parameter_gradients
 
-__all__ = ["ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "run_check", "same_parameter_gradients"]
+__all__ = ["ch01", "ch02", "ch03", "ch04", "ch05", "ch06", "ch07", "ch08", "ch09", "run_check",
+           "same_parameter_gradients"]
 
 
 def run_check(title: str, attempt: Callable[[], None]) -> bool:
