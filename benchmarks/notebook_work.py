@@ -355,6 +355,42 @@ def count_train_images(session: Session, original: Callable, args: tuple, kwargs
                         parts={**parts, "on_log": on_log_work})
 
 
+# ---- text to image: text_to_image.train_text_to_image ----------------------------------------------------------
+
+def count_train_text_to_image(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
+    """Count ``text_to_image.train_text_to_image``: runs of K and 2K steps (logging only at their last step) and
+    one of 2K steps logging every K, at a batch of 2 (a step's FLOPs scaled to the call's batch, as for
+    ``train_images``). A call with a ``checkpoint_path``, ``resume`` or ``on_log`` runs as it is."""
+    from gan_lab import loop
+    from gan_lab.text_to_image import TextToImageConfig
+    with _as_is_on_bad_input():
+        a = dict(inspect.signature(original).bind(*args, **kwargs).arguments)
+        overrides = dict(a.pop("overrides", {}))
+        cfg = loop.configure(a.pop("config", None), TextToImageConfig, overrides)
+    if a.get("checkpoint_path") is not None or a.get("resume") or a.get("on_log") is not None:
+        raise _RunAsIs
+    N = cfg.steps
+    if N <= EXACT_STEPS:
+        raise _RunAsIs
+    small = min(cfg.batch_size, 2)
+
+    def run(steps: int, log_every: int):
+        c = replace(cfg, steps=steps, log_every=log_every, batch_size=small, progress=False)
+        return session.measure(original, a["images"], a["labels"], a["classes"], c,
+                               **{k: v for k, v in a.items() if k in ("device",)})
+
+    _, w_a = run(K, BIG)
+    _, w_b = run(2 * K, BIG)
+    result, w_c = run(2 * K, K)
+    u_small, l = (w_b - w_a) / K, w_c - w_b
+    u = Work(u_small.flops * cfg.batch_size / small, u_small.dispatches, u_small.host_seconds, u_small.host_calls)
+    parts = _timed_by_calls({"setup": w_a - u_small * K - l, "per_step": u, "per_log": l}, [w_a, w_b, w_c])
+    result.config = cfg
+    result.history = _pad_history(result.history, schedule(0, N, cfg.log_every, N))
+    total = parts["setup"] + parts["per_step"] * N + parts["per_log"] * events(0, N, cfg.log_every, N)
+    return result, Call(original.__name__, N, total, parts=parts)
+
+
 # ---- two fixed distributions: estimate.fit_two_sample --------------------------------------------------------
 
 def count_fit_two_sample(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
@@ -437,7 +473,8 @@ def _size_of(value: Any) -> Any:
 # ---- installing the wrappers in a kernel --------------------------------------------------------------------
 
 COUNTERS = {"train": count_train, "train_seeds": count_train, "train_images": count_train_images,
-            "fit_two_sample": count_fit_two_sample, "train_classifier": count_train_classifier}
+            "fit_two_sample": count_fit_two_sample, "train_classifier": count_train_classifier,
+            "train_text_to_image": count_train_text_to_image}
 
 
 def _wrapper(session: Session, name: str, original: Callable) -> Callable:
@@ -473,12 +510,13 @@ def install(*, exact: bool = False) -> Session:
     """Start counting every operator of this process, and wrap the training entry points (wherever gan_lab
     holds them: module attributes, ``runs.CACHEABLE``, ``runs.cached``); exact POT work is timed as host work
     and ``costs.report`` (which may calibrate) is left out of the count. Returns the session."""
-    from gan_lab import costs, estimate, images, metrics, quality, runs, scoring, transport
+    from gan_lab import costs, estimate, images, metrics, quality, runs, scoring, text_to_image, transport
     train_module = sys.modules["gan_lab.train"]      # gan_lab.train is the function, re-exported
     session = Session(_work.Counter(), exact=exact)
     originals = {"train": train_module.train, "train_seeds": train_module.train_seeds,
                  "train_images": images.train_images, "fit_two_sample": estimate.fit_two_sample,
-                 "train_classifier": quality.train_classifier}
+                 "train_classifier": quality.train_classifier,
+                 "train_text_to_image": text_to_image.train_text_to_image}
     wrapped = {id(fn): _wrapper(session, name, fn) for name, fn in originals.items()}
 
     def by_size(fn: Callable, host: bool) -> Callable:
@@ -529,7 +567,8 @@ def install(*, exact: bool = False) -> Session:
     def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Counted like a direct call: nothing is loaded or stored (GAN_LAB_REUSE=0 trains every call)."""
         runs.run_key(fn, *args, **kwargs)          # refuses what runs.cached refuses
-        target = fn if getattr(fn, "__gan_lab_original__", None) else wrapped.get(id(fn))
+        # a cacheable loop without a counter of its own runs as it is (every operator counted, nothing extrapolated)
+        target = fn if getattr(fn, "__gan_lab_original__", None) else wrapped.get(id(fn), fn)
         return target(*args, **kwargs)
 
     session.undo.append((runs, "cached", real_cached))

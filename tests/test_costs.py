@@ -130,6 +130,25 @@ def test_the_extrapolation_of_train_images_equals_the_full_count_and_pads_the_re
     assert short.config == full.config
 
 
+def test_the_extrapolation_of_train_text_to_image_equals_the_full_count_and_pads_the_result():
+    from gan_lab import text_to_image
+    classes = gl.data.SHAPES_TRAIN
+    u8, y = gl.data.shapes_dataset(classes, 6, size=16, seed=0)
+    # batch 6: the short runs count at a batch of 2, and scale a step's FLOPs by 3
+    args = (gl.data.to_tensor(u8), torch.from_numpy(y), classes)
+    kwargs = dict(width=4, noise_dim=4, text_dim=4, embed_dim=4, text_hidden=8, captions_per_class=4, batch_size=6,
+                  steps=11, log_every=4, progress=False)
+    call, exact = _exact_and_extrapolated(nw.count_train_text_to_image, text_to_image.train_text_to_image, args,
+                                          kwargs)
+    assert call.work.rounded() == exact.rounded() and exact.flops > 0
+    session = nw.Session(work.Counter())
+    session.counter.start()
+    short, _ = nw.count_train_text_to_image(session, text_to_image.train_text_to_image, args, kwargs)
+    session.counter.stop()
+    full = text_to_image.train_text_to_image(*args, **kwargs)
+    assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
+
+
 def test_the_extrapolation_of_fit_two_sample_and_train_classifier_equal_the_full_counts():
     D = nets.discriminator(2, width=8, depth=2)
     call, exact = _exact_and_extrapolated(nw.count_fit_two_sample, estimate.fit_two_sample,
