@@ -40,8 +40,10 @@ REUSE_CONFIG := _build/_config.reuse.yml
 BUILD_CONFIG := $(if $(filter 1,$(REUSE)),$(REUSE_CONFIG),$(BOOK_CONFIG))
 
 # The CPU numerics of the numbers the chapters quote (gan_lab.settings.REFERENCE_NUMERICS, which a test keeps equal
-# to this line): every x86 CPU on torch's, MKL's and oneDNN's AVX2 kernels, so the quoted checks hold on an
-# Intel or an AMD, with or without AVX-512. Without them a chapter asserts only its claims in general form.
+# to this line): every x86 CPU on torch's, MKL's and oneDNN's AVX2 kernels. That brings the CI machines' runs
+# close, not always to the same digits (an AVX-512 Xeon and an AMD EPYC still differ in the last bits, and a
+# chaotic run can end elsewhere): a quoted outcome that moved between them is quoted as the range they gave.
+# Without these variables a chapter asserts only its claims in general form.
 REFERENCE_NUMERICS := ATEN_CPU_CAPABILITY=avx2 MKL_CBWR=AVX2,STRICT ONEDNN_MAX_CPU_ISA=AVX2
 
 book: $(BOOK_CONFIG)
