@@ -18,6 +18,7 @@ the state may hold only plain containers (dict, list, tuple), tensors, numbers, 
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections import OrderedDict
@@ -85,11 +86,14 @@ def check_writable(path: PathLike) -> str:
     return path
 
 
-def save_checkpoint(path: PathLike, state: dict) -> None:
-    """Write ``state`` to ``path`` atomically, tagged ``{"format": FORMAT, "version": VERSION}``.
+def save_checkpoint(path: PathLike, state: dict) -> str:
+    """Write ``state`` to ``path`` atomically, tagged ``{"format": FORMAT, "version": VERSION}``; returns the
+    SHA-256 (hex) of the bytes written.
 
     The state is checked first (plain containers, finite tensors, plain numbers and strings only) and the
     written file is read back before it replaces ``path``; nothing is replaced if either fails. Tensors are saved as they are; move them to the CPU first for a device-independent file.
+    The digest is taken from this writer's own temporary file, so it is that of the bytes this call wrote even
+    if another process replaces or removes ``path`` right after.
     """
     if not isinstance(state, dict):
         raise CheckpointError(f"a checkpoint state must be a dict, got {type(state).__name__}")
@@ -106,6 +110,8 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
             f.flush()
             os.fsync(f.fileno())
         load_checkpoint(tmp)   # what this wrote, load_checkpoint reads, before it replaces a good file
+        with open(tmp, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
         os.replace(tmp, path)
         _remove_stale_temporaries(directory, name)
     except BaseException:
@@ -117,13 +123,14 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
     try:  # make the rename itself durable (POSIX); not possible on every platform
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
-        return
+        return digest
     try:
         os.fsync(fd)
     except OSError:
         pass
     finally:
         os.close(fd)
+    return digest
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:

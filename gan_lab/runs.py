@@ -26,6 +26,7 @@ import inspect
 import json
 import os
 import tempfile
+import time
 import warnings
 from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
@@ -337,10 +338,10 @@ def restore_result(state: dict, *, generator: Optional[torch.nn.Module] = None,
     raise checkpoint.CheckpointError(f"not a gan_lab result state (kind {kind!r})")
 
 
-def save_result(path: "str | os.PathLike[str]", result: Any, **meta: Any) -> None:
+def save_result(path: "str | os.PathLike[str]", result: Any, **meta: Any) -> str:
     """Write a finished result to ``path`` (atomically, ``gan_lab.checkpoint``), with plain ``meta`` entries
-    (e.g. the data set's name) beside it."""
-    checkpoint.save_checkpoint(path, {"result": result_state(result), "meta": meta})
+    (e.g. the data set's name) beside it; returns the SHA-256 of the bytes written."""
+    return checkpoint.save_checkpoint(path, {"result": result_state(result), "meta": meta})
 
 
 def load_result(path: "str | os.PathLike[str]", *, generator: Optional[torch.nn.Module] = None,
@@ -386,8 +387,7 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     partial = folder / f"{name}-{key}.partial.pt"
     if reuse() and path.exists():
         try:
-            want = digest_path.read_text().strip()
-            got = hashlib.sha256(path.read_bytes()).hexdigest()
+            want, got = _entry_digests(path, digest_path)
             if got != want:
                 raise checkpoint.CheckpointError(f"{path.name}: SHA-256 {got[:12]}... does not match {want[:12]}...")
             result, meta = load_result(path, generator=kwargs.get("generator"), critic=kwargs.get("critic"))
@@ -417,18 +417,38 @@ def cached(fn: Callable, *args: Any, **kwargs: Any) -> Any:
             _remove(partial)
     result = fn(*args, **saving, **kwargs)
     try:
-        save_result(path, result, fn=name, key=key, **({"on_log": on_log.state_dict()} if loop.stateful(on_log) else {}))
+        digest = save_result(path, result, fn=name, key=key,
+                             **({"on_log": on_log.state_dict()} if loop.stateful(on_log) else {}))
     except checkpoint.CheckpointError as err:
         warnings.warn(f"the run is not cached ({err})", RuntimeWarning, stacklevel=2)
         _remove(partial)
         return result
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{digest_path.name}.", suffix=".tmp")  # one per writer:
     with os.fdopen(fd, "w") as f:                                  # the grader stores one run in several at once
         f.write(digest + "\n")
     os.replace(tmp, digest_path)
     _remove(partial)
     return result
+
+
+def _entry_digests(path: Path, digest_path: Path, *, attempts: int = 3, wait: float = 0.2) -> tuple[str, str]:
+    """(the digest stored beside the entry, the SHA-256 of the entry's bytes). Another process may be storing
+    the same run: it replaces the entry, then its digest, so a reader between the two sees a mismatch (or no
+    digest yet) for a moment; they are read again, ``attempts`` times ``wait`` seconds apart, before a
+    mismatch counts."""
+    def read() -> tuple[str, str]:
+        try:
+            want = digest_path.read_text().strip()
+        except FileNotFoundError:
+            want = ""
+        return want, hashlib.sha256(path.read_bytes()).hexdigest()
+
+    for _ in range(attempts - 1):
+        want, got = read()
+        if got == want:
+            return want, got
+        time.sleep(wait)
+    return read()
 
 
 def _remove(*paths: Path) -> None:

@@ -263,3 +263,9 @@ def test_a_temporary_of_a_live_writer_is_kept_and_one_of_a_dead_writer_removed(t
     gone.write_bytes(b"left by a killed writer")
     save_checkpoint(tmp_path / "c.pt", {"step": 1})
     assert sorted(os.listdir(tmp_path)) == sorted(["c.pt", live.name])
+
+
+def test_save_returns_the_digest_of_the_bytes_it_wrote(tmp_path):
+    import hashlib
+    digest = save_checkpoint(tmp_path / "c.pt", {"w": torch.arange(5.0)})
+    assert digest == hashlib.sha256((tmp_path / "c.pt").read_bytes()).hexdigest()

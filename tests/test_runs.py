@@ -493,3 +493,20 @@ def test_processes_training_the_same_cached_run_at_once_all_finish(folder, tmp_p
     assert entries(folder) == ["pt", "sha256"]
     path = next(folder.glob("train-*.pt"))
     assert runs.load_result(path)[0].history["step"][-1] == 40
+
+
+def test_a_reader_waits_out_a_writer_between_the_entry_and_its_digest(folder, monkeypatch):
+    # another process has replaced the entry and not yet its digest: for a moment they disagree, which is not a
+    # corruption (the old reader deleted both and retrained, under the writer's feet)
+    import threading
+    import warnings
+    first = runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    (digest,) = folder.glob("*.sha256")
+    good = digest.read_text()
+    digest.write_text("0" * 64 + "\n")
+    threading.Timer(0.1, digest.write_text, args=(good,)).start()
+    monkeypatch.setattr(train, "_train_stack", no_training)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = runs.cached(train.train, "8gaussians", seed=1, **TOY)
+    assert again.history == first.history and entries(folder) == ["pt", "sha256"]
