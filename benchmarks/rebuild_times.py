@@ -9,8 +9,9 @@ Run it from a clean checkout whose setup is done (it edits the preface and one n
 2. ``prose edit``: a sentence added to ``book/preface.md``, then the same command: nothing should execute;
 3. ``code edit``: a comment added to one chapter's last code cell: that chapter alone should execute, its
    training runs loaded from the run folder;
-4. ``cached``: each notebook executed on its own (``jupyter execute``, ``GAN_LAB_REUSE=1``) with the run
-   folder of step 1, next to its uncached time as ``gan_lab/costs.json`` measured it.
+4. ``cached``: each notebook executed on its own (``jupyter execute``, ``GAN_LAB_REUSE=1``, the build's pinned
+   numerics, which are part of a run's key) with the run folder of step 1, next to its uncached time as
+   ``gan_lab/costs.json`` measured it.
 
 Which notebooks executed in a build is read from the execution cache (jupyter-cache): a build that executes
 a notebook adds a record for it. The figures are printed and written as JSON (``--out``).
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from classroom.build import book_notebooks  # noqa: E402
-from gan_lab import costs  # noqa: E402
+from gan_lab import costs, settings  # noqa: E402
 
 PROSE = "\n\nThis sentence was added by benchmarks/rebuild_times.py to time a rebuild after a prose edit.\n"
 COMMENT = "\n# added by benchmarks/rebuild_times.py to time a rebuild after a code edit"
@@ -63,7 +64,9 @@ def build(budget: str, runs: str, cache_root: Path) -> dict:
 
 
 def execute(path: Path, budget: str, runs: str) -> float:
-    env = dict(os.environ, GAN_LAB_BUDGET=budget, GAN_LAB_REUSE="1", GAN_LAB_RUN_DIR=runs)
+    # the build's numerics (make book pins them), so that the runs it stored are the ones this execution loads
+    env = dict(os.environ, **settings.REFERENCE_NUMERICS, GAN_LAB_BUDGET=budget, GAN_LAB_REUSE="1",
+               GAN_LAB_RUN_DIR=runs)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "jupyter", "execute", "--timeout=-1", "--output",

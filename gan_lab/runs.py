@@ -9,7 +9,9 @@
     result = runs.cached(text_to_image.train_text_to_image, x, y, classes, config)   # chapter 9's loops too
 
 A finished run is stored under a *key*: the SHA-256 of the training function's name, every argument (tensors
-by their bytes), the budget, the seed offset, the torch version and the package's code version
+by their bytes), the budget, the seed offset, the torch version, the numerics (``settings.numerics()``: the
+device, and on the CPU torch's kernel path and ``make book``'s pinning variables, so a run trained by ``make
+book`` is not loaded into a Jupyter kernel that computes on other kernels) and the package's code version
 (``code_version()``: a hash of every ``gan_lab`` source file). Changing any setting, or any line of gan_lab,
 gives another key, so the run trains again: a cached result can never be stale. Each entry is a checkpoint
 file (``gan_lab.checkpoint``: atomic, ``weights_only`` loading) plus its own SHA-256; an entry whose bytes do
@@ -154,7 +156,7 @@ def _name_of(fn: Callable) -> str:
 
 def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
     """The cache key of ``fn(*args, **kwargs)``: a SHA-256 over the call, the budget, the seed offset, the
-    torch version and ``code_version()``. A ``generator`` or ``critic`` enters by its class, layout and
+    torch version, ``settings.numerics()`` and ``code_version()``. A ``generator`` or ``critic`` enters by its class, layout and
     initial weights and an ``on_log`` by what it ``describe()``s, if their classes are gan_lab's; anything
     whose code lives outside gan_lab (a lambda, a network or sampler of the caller's) raises ``ValueError``."""
     name = _name_of(fn)
@@ -175,7 +177,7 @@ def run_key(fn: Callable, *args: Any, **kwargs: Any) -> str:
                            for i, v in enumerate(args)]]
     described = {"fn": name, "args": positional, "kwargs": _canonical(kwargs, "kwargs"),
                  "budget": settings.budget(), "seed_offset": settings.seed_offset(), "torch": torch.__version__,
-                 "code": code_version()}
+                 "numerics": settings.numerics(), "code": code_version()}
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:32]
 
 

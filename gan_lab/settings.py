@@ -116,6 +116,20 @@ def reference_numerics() -> bool:
     return torch.backends.cpu.get_cpu_capability() == "AVX2"
 
 
+def numerics() -> str:
+    """What sets the last bits of a run in this process: the device (a CUDA GPU by its name) and, on the CPU,
+    the kernel path torch took (``torch.backends.cpu.get_cpu_capability()``) with the ``REFERENCE_NUMERICS``
+    variables as they are. Part of every cached run's key (``runs.run_key``): a run trained under other
+    numerics is not loaded into a process whose bit-exact checks would tell the two apart."""
+    dev = device()
+    if dev.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(dev)}"
+    if dev.type != "cpu":
+        return dev.type
+    pinned = ",".join(f"{k}={os.environ.get(k, '').strip()}" for k in sorted(REFERENCE_NUMERICS))
+    return f"cpu:{torch.backends.cpu.get_cpu_capability()};{pinned}"
+
+
 SEED_LIMIT = 2**63 - 1   # torch's generators take seeds below 2**63
 
 

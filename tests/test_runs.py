@@ -44,7 +44,7 @@ def test_a_finished_run_is_loaded_instead_of_trained(folder, monkeypatch):
     assert torch.equal(first.sample(5, seed=0), again.sample(5, seed=0))
 
 
-@pytest.mark.parametrize("change", ["setting", "budget", "offset", "code", "data"])
+@pytest.mark.parametrize("change", ["setting", "budget", "offset", "code", "data", "numerics"])
 def test_any_change_trains_again(folder, monkeypatch, change):
     runs.cached(train.train, "8gaussians", seed=1, **TOY)
     kwargs, dataset = dict(TOY), "8gaussians"
@@ -56,6 +56,13 @@ def test_any_change_trains_again(folder, monkeypatch, change):
         monkeypatch.setenv("GAN_LAB_SEED_OFFSET", "3")
     elif change == "code":   # an edit to any gan_lab source file changes the code version
         monkeypatch.setattr(runs, "code_version", lambda: "0123456789abcdef")
+    elif change == "numerics":   # make book's pinned kernels (a CPU-capability or device change does the same)
+        from gan_lab import settings
+        for name, value in settings.REFERENCE_NUMERICS.items():   # pinned if unpinned, and the other way round
+            if __import__("os").environ.get(name) == value:
+                monkeypatch.delenv(name)
+            else:
+                monkeypatch.setenv(name, value)
     else:
         dataset = data.sample("8gaussians", 100, seed=0)
     calls = []
