@@ -355,18 +355,19 @@ def count_train_images(session: Session, original: Callable, args: tuple, kwargs
                         parts={**parts, "on_log": on_log_work})
 
 
-# ---- text to image: text_to_image.train_text_to_image ----------------------------------------------------------
+# ---- the two loops with a config of steps, log_every and batch_size: text to image, InfoGAN ------------------
 
-def count_train_text_to_image(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
-    """Count ``text_to_image.train_text_to_image``: runs of K and 2K steps (logging only at their last step) and
-    one of 2K steps logging every K, at a batch of 2 (a step's FLOPs scaled to the call's batch, as for
+def _count_by_short_runs(session: Session, original: Callable, args: tuple, kwargs: dict, config_class: type,
+                         data: tuple[str, ...]) -> tuple[Any, Call]:
+    """Count a loop called as ``original(*data, config, device=..., **overrides)`` whose config has ``steps``,
+    ``log_every`` and ``batch_size``: runs of K and 2K steps (logging only at their last step) and one of 2K
+    steps logging every K, at a batch of 2, a step's FLOPs scaled to the call's batch (as for
     ``train_images``). A call with a ``checkpoint_path``, ``resume`` or ``on_log`` runs as it is."""
     from gan_lab import loop
-    from gan_lab.text_to_image import TextToImageConfig
     with _as_is_on_bad_input():
         a = dict(inspect.signature(original).bind(*args, **kwargs).arguments)
         overrides = dict(a.pop("overrides", {}))
-        cfg = loop.configure(a.pop("config", None), TextToImageConfig, overrides)
+        cfg = loop.configure(a.pop("config", None), config_class, overrides)
     if a.get("checkpoint_path") is not None or a.get("resume") or a.get("on_log") is not None:
         raise _RunAsIs
     N = cfg.steps
@@ -376,7 +377,7 @@ def count_train_text_to_image(session: Session, original: Callable, args: tuple,
 
     def run(steps: int, log_every: int):
         c = replace(cfg, steps=steps, log_every=log_every, batch_size=small, progress=False)
-        return session.measure(original, a["images"], a["labels"], a["classes"], c,
+        return session.measure(original, *(a[name] for name in data), c,
                                **{k: v for k, v in a.items() if k in ("device",)})
 
     _, w_a = run(K, BIG)
@@ -389,6 +390,18 @@ def count_train_text_to_image(session: Session, original: Callable, args: tuple,
     result.history = _pad_history(result.history, schedule(0, N, cfg.log_every, N))
     total = parts["setup"] + parts["per_step"] * N + parts["per_log"] * events(0, N, cfg.log_every, N)
     return result, Call(original.__name__, N, total, parts=parts)
+
+
+def count_train_text_to_image(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
+    """Count ``text_to_image.train_text_to_image`` (``_count_by_short_runs``)."""
+    from gan_lab.text_to_image import TextToImageConfig
+    return _count_by_short_runs(session, original, args, kwargs, TextToImageConfig, ("images", "labels", "classes"))
+
+
+def count_train_infogan(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
+    """Count ``infogan.train_infogan`` (``_count_by_short_runs``)."""
+    from gan_lab.infogan import InfoGANConfig
+    return _count_by_short_runs(session, original, args, kwargs, InfoGANConfig, ("images",))
 
 
 # ---- two fixed distributions: estimate.fit_two_sample --------------------------------------------------------
@@ -474,7 +487,7 @@ def _size_of(value: Any) -> Any:
 
 COUNTERS = {"train": count_train, "train_seeds": count_train, "train_images": count_train_images,
             "fit_two_sample": count_fit_two_sample, "train_classifier": count_train_classifier,
-            "train_text_to_image": count_train_text_to_image}
+            "train_text_to_image": count_train_text_to_image, "train_infogan": count_train_infogan}
 
 
 def _wrapper(session: Session, name: str, original: Callable) -> Callable:
@@ -510,13 +523,13 @@ def install(*, exact: bool = False) -> Session:
     """Start counting every operator of this process, and wrap the training entry points (wherever gan_lab
     holds them: module attributes, ``runs.CACHEABLE``, ``runs.cached``); exact POT work is timed as host work
     and ``costs.report`` (which may calibrate) is left out of the count. Returns the session."""
-    from gan_lab import costs, estimate, images, metrics, quality, runs, scoring, text_to_image, transport
+    from gan_lab import costs, estimate, images, infogan, metrics, quality, runs, scoring, text_to_image, transport
     train_module = sys.modules["gan_lab.train"]      # gan_lab.train is the function, re-exported
     session = Session(_work.Counter(), exact=exact)
     originals = {"train": train_module.train, "train_seeds": train_module.train_seeds,
                  "train_images": images.train_images, "fit_two_sample": estimate.fit_two_sample,
                  "train_classifier": quality.train_classifier,
-                 "train_text_to_image": text_to_image.train_text_to_image}
+                 "train_text_to_image": text_to_image.train_text_to_image, "train_infogan": infogan.train_infogan}
     wrapped = {id(fn): _wrapper(session, name, fn) for name, fn in originals.items()}
 
     def by_size(fn: Callable, host: bool) -> Callable:

@@ -149,6 +149,23 @@ def test_the_extrapolation_of_train_text_to_image_equals_the_full_count_and_pads
     assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
 
 
+def test_the_extrapolation_of_train_infogan_equals_the_full_count_and_pads_the_result():
+    from gan_lab import infogan
+    u8, _ = gl.data.shapes_dataset(gl.data.SHAPES_TRAIN, 6, size=16, seed=0)
+    # batch 6: the short runs count at a batch of 2, and scale a step's FLOPs by 3
+    args = (gl.data.to_tensor(u8),)
+    kwargs = dict(width=4, noise_dim=4, n_categories=2, q_width=8, batch_size=6, steps=11, log_every=4,
+                  progress=False)
+    call, exact = _exact_and_extrapolated(nw.count_train_infogan, infogan.train_infogan, args, kwargs)
+    assert call.work.rounded() == exact.rounded() and exact.flops > 0
+    session = nw.Session(work.Counter())
+    session.counter.start()
+    short, _ = nw.count_train_infogan(session, infogan.train_infogan, args, kwargs)
+    session.counter.stop()
+    full = infogan.train_infogan(*args, **kwargs)
+    assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
+
+
 def test_the_extrapolation_of_fit_two_sample_and_train_classifier_equal_the_full_counts():
     D = nets.discriminator(2, width=8, depth=2)
     call, exact = _exact_and_extrapolated(nw.count_fit_two_sample, estimate.fit_two_sample,
