@@ -14,6 +14,10 @@ Steps, each timed and reported on its own (a failing step is recorded, the other
 4. ``chapter6_full``: chapter 6's training cell at the full budget (64 px, width 64, batch 64, 5 critic
    steps) for a fixed number of generator steps: seconds per step, and the extrapolated time of the
    chapter's full schedule.
+5. ``work_estimate``: how far ``gl.costs.report``'s estimate t = F/R + D*L + H is from a measurement on this
+   device: the rates R and L calibrated here, a toy WGAN-GP run and a 64 px image run each counted
+   (``gan_lab.work``) and timed, estimate / measured for both; then the estimate of every notebook at the
+   full budget from the work in ``costs.json`` (what a GPU reader would be told).
 
 The summary goes to ``$OUT/gpu_check.json`` when ``OUT`` is set, else ``_build/gpu_check.json``, and to
 stdout. The exit status is 0 when every step passed.
@@ -36,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from gan_lab import convnets, data, images, settings  # noqa: E402
+from gan_lab import convnets, costs, data, images, settings, work  # noqa: E402
+from gan_lab.train import train as train_toy  # noqa: E402
 
 FULL_CHAPTER6_STEPS = 20_000   # the full budget's schedule in book/06_shapes_wgan_gp.ipynb
 
@@ -116,6 +121,44 @@ def check_chapter6_full(device: str, dry: bool) -> dict:
             "final_estimate": r.history["estimate"][-1]}
 
 
+def _timed(fn, device: str) -> float:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    fn()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def check_work_estimate(device: str, dry: bool) -> dict:
+    rates = costs.calibrate(torch.device(device))
+    out: dict = {"flops_per_second": rates.flops_per_second, "seconds_per_dispatch": rates.seconds_per_dispatch}
+    toy_steps = 20 if dry else 500
+    size, width, batch, img_steps = (16, 8, 8, 2) if dry else (64, 64, 64, 20)
+    pictures = _tiny_pictures(size) if dry else data.to_tensor(
+        data.shapes_dataset(data.SHAPES_TRAIN, 500, size=size, seed=0)[0])
+    cfg = images.ImageTrainConfig(size=size, width=width, batch_size=batch, n_critic=5, steps=img_steps,
+                                  log_every=img_steps, snapshots=0, progress=False)
+    runs = {"toy_wgan_gp": lambda: train_toy("8gaussians", steps=toy_steps, log_every=toy_steps, snapshots=0,
+                                               progress=False, device=device),
+            "images_64px": lambda: images.train_images(pictures, cfg, device=device)}
+    for name, run in runs.items():
+        run()                                            # warm-up: allocations, kernel choice
+        with work.count() as counter:
+            run()
+        measured = _timed(run, device)
+        estimate = costs.estimate_seconds(counter.total, rates)
+        out[name] = {"flops": counter.total.flops, "dispatches": counter.total.dispatches,
+                     "measured_s": round(measured, 3), "estimate_s": round(estimate, 3),
+                     "estimate_over_measured": round(estimate / measured, 3)}
+    table = costs.load()
+    out["full_budget_estimates_minutes"] = {
+        nb: round(costs.estimate_seconds(costs.work(nb, "full", table), rates) / 60, 1)
+        for nb in sorted(table.get("work", {})) if costs.work(nb, "full", table) is not None}
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="run every step on the CPU at toy sizes")
@@ -129,7 +172,8 @@ def main() -> int:
     steps = {"amp": lambda: check_amp(device),
              "images_benchmark": lambda: check_images_benchmark(device, args.dry_run),
              "batched_seeds": lambda: check_batched_seeds(device, args.dry_run),
-             "chapter6_full": lambda: check_chapter6_full(device, args.dry_run)}
+             "chapter6_full": lambda: check_chapter6_full(device, args.dry_run),
+             "work_estimate": lambda: check_work_estimate(device, args.dry_run)}
     for name, step in steps.items():
         start = time.perf_counter()
         try:

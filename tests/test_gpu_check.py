@@ -17,12 +17,16 @@ def test_dry_run_runs_every_step_on_the_cpu_and_writes_one_summary(tmp_path):
     summary = json.loads((tmp_path / "gpu_check.json").read_text())
     failed = {k: v.get("error") for k, v in summary["steps"].items() if not v["ok"]}
     assert proc.returncode == 0 and not failed, (failed, proc.stderr[-3000:])
-    assert set(summary["steps"]) == {"amp", "images_benchmark", "batched_seeds", "chapter6_full"}
+    assert set(summary["steps"]) == {"amp", "images_benchmark", "batched_seeds", "chapter6_full", "work_estimate"}
     assert summary["device"] == "cpu" and summary["dry_run"] is True
     amp = summary["steps"]["amp"]
     assert amp["auto_dtype"] == "None" and amp["float16_overflow_skipped"] is True
     assert set(summary["steps"]["batched_seeds"]) >= {"K=1", "K=2"}
     assert summary["steps"]["chapter6_full"]["seconds_per_step"] > 0
+    estimate = summary["steps"]["work_estimate"]
+    for run in ("toy_wgan_gp", "images_64px"):
+        assert estimate[run]["dispatches"] > 0 and estimate[run]["measured_s"] > 0 and estimate[run]["estimate_s"] > 0
+    assert "08_robustness" in estimate["full_budget_estimates_minutes"]
 
 
 def test_without_cuda_and_without_dry_run_it_says_so():
