@@ -15,7 +15,7 @@ Steps, each timed and reported on its own (a failing step is recorded, the other
    steps) for a fixed number of generator steps: seconds per step, and the extrapolated time of the
    chapter's full schedule.
 5. ``work_estimate``: how far ``gl.costs.report``'s estimate t = F/R + D*L + H is from a measurement on this
-   device: the rates R and L calibrated here, a toy WGAN-GP run and a 64 px image run each counted
+   device: the rates R and L calibrated here, a toy WGAN-GP run and a 64 px image run (16 px in a dry run) each counted
    (``gan_lab.work``) and timed, estimate / measured for both; then the estimate of every notebook at the
    full budget from the work in ``costs.json`` (what a GPU reader would be told).
 
@@ -102,26 +102,8 @@ def check_batched_seeds(device: str, dry: bool) -> dict:
                                 "--seeds", str(k), *steps]) for k in ((1, 2) if dry else (1, 16))}
 
 
-def check_chapter6_full(device: str, dry: bool) -> dict:
-    size, width, batch, steps = (16, 8, 8, 2) if dry else (64, 64, 64, 100)
-    pictures = _tiny_pictures(size) if dry else data.to_tensor(
-        data.shapes_dataset(data.SHAPES_TRAIN, 2000, size=size, seed=0)[0])
-    cfg = images.ImageTrainConfig(size=size, width=width, batch_size=batch, n_critic=5, lr=1e-4, steps=steps,
-                                  log_every=steps, snapshots=0, progress=False)
-    images.train_images(pictures, cfg, steps=2, device=device)        # warm-up: allocations, autotuning
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    r = images.train_images(pictures, cfg, device=device)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-    per_step = (time.perf_counter() - start) / steps
-    return {"size": size, "width": width, "batch": batch, "steps": steps, "seconds_per_step": round(per_step, 4),
-            "estimate_full_schedule_minutes": round(per_step * FULL_CHAPTER6_STEPS / 60, 1),
-            "final_estimate": r.history["estimate"][-1]}
-
-
 def _timed(fn, device: str) -> float:
+    """Wall seconds of ``fn()``, the device synchronised before and after."""
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -129,6 +111,21 @@ def _timed(fn, device: str) -> float:
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return time.perf_counter() - start
+
+
+def check_chapter6_full(device: str, dry: bool) -> dict:
+    size, width, batch, steps = (16, 8, 8, 2) if dry else (64, 64, 64, 100)
+    pictures = _tiny_pictures(size) if dry else data.to_tensor(
+        data.shapes_dataset(data.SHAPES_TRAIN, 2000, size=size, seed=0)[0])
+    cfg = images.ImageTrainConfig(size=size, width=width, batch_size=batch, n_critic=5, lr=1e-4, steps=steps,
+                                  log_every=steps, snapshots=0, progress=False)
+    images.train_images(pictures, cfg, steps=2, device=device)        # warm-up: allocations, autotuning
+    runs = []
+    per_step = _timed(lambda: runs.append(images.train_images(pictures, cfg, device=device)), device) / steps
+    r = runs[0]
+    return {"size": size, "width": width, "batch": batch, "steps": steps, "seconds_per_step": round(per_step, 4),
+            "estimate_full_schedule_minutes": round(per_step * FULL_CHAPTER6_STEPS / 60, 1),
+            "final_estimate": r.history["estimate"][-1]}
 
 
 def check_work_estimate(device: str, dry: bool) -> dict:
@@ -142,20 +139,21 @@ def check_work_estimate(device: str, dry: bool) -> dict:
                                   log_every=img_steps, snapshots=0, progress=False)
     runs = {"toy_wgan_gp": lambda: train_toy("8gaussians", steps=toy_steps, log_every=toy_steps, snapshots=0,
                                                progress=False, device=device),
-            "images_64px": lambda: images.train_images(pictures, cfg, device=device)}
+            "images": lambda: images.train_images(pictures, cfg, device=device)}
     for name, run in runs.items():
         run()                                            # warm-up: allocations, kernel choice
         with work.count() as counter:
             run()
         measured = _timed(run, device)
         estimate = costs.estimate_seconds(counter.total, rates)
-        out[name] = {"flops": counter.total.flops, "dispatches": counter.total.dispatches,
+        out[name] = {"size": size} if name == "images" else {}
+        out[name] |= {"flops": counter.total.flops, "dispatches": counter.total.dispatches,
                      "measured_s": round(measured, 3), "estimate_s": round(estimate, 3),
                      "estimate_over_measured": round(estimate / measured, 3)}
     table = costs.load()
-    out["full_budget_estimates_minutes"] = {
-        nb: round(costs.estimate_seconds(costs.work(nb, "full", table), rates) / 60, 1)
-        for nb in sorted(table.get("work", {})) if costs.work(nb, "full", table) is not None}
+    full = {nb: costs.work(nb, "full", table) for nb in sorted(table.get("work", {}))}
+    out["full_budget_estimates_minutes"] = {nb: round(costs.estimate_seconds(w, rates) / 60, 1)
+                                            for nb, w in full.items() if w is not None}
     return out
 
 

@@ -24,7 +24,7 @@ def test_dry_run_runs_every_step_on_the_cpu_and_writes_one_summary(tmp_path):
     assert set(summary["steps"]["batched_seeds"]) >= {"K=1", "K=2"}
     assert summary["steps"]["chapter6_full"]["seconds_per_step"] > 0
     estimate = summary["steps"]["work_estimate"]
-    for run in ("toy_wgan_gp", "images_64px"):
+    for run in ("toy_wgan_gp", "images"):
         assert estimate[run]["dispatches"] > 0 and estimate[run]["measured_s"] > 0 and estimate[run]["estimate_s"] > 0
     assert "08_robustness" in estimate["full_budget_estimates_minutes"]
 
