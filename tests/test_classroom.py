@@ -10,6 +10,7 @@ imported into the submission's kernel; an assignment's are written below.
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import os
 import re
@@ -157,6 +158,50 @@ def test_a_code_exercise_without_a_hidden_test_is_refused(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match=r"missing \['ch1-ex-optimal-d'\]"):
         build.build_all(tmp_path, ["01_minimax"])
     assert not (tmp_path / "01_minimax").exists(), "a refused build must write nothing"
+
+
+def _shared_modules() -> dict[str, list[Path]]:
+    """hidden module -> the book notebooks with exercises that share it (more than one)."""
+    by_module: dict[str, list[Path]] = {}
+    for p in NOTEBOOKS:
+        by_module.setdefault(build.hidden_module_name(p), []).append(p)
+    return {m: ps for m, ps in by_module.items() if len(ps) > 1}
+
+
+def test_notebooks_that_share_a_hidden_module_each_build_with_their_own_tests(index):
+    """Chapter 9's two pages share classroom/hidden/ch09.py: each master notebook builds, and grades only its
+    own exercises with it."""
+    shared = _shared_modules()
+    assert "ch09" in shared, "book/09_conditional and book/09_digits_and_codes should share ch09"
+    version = build._version()
+    for module, paths in shared.items():
+        hidden = set(importlib.import_module(f"classroom.hidden.{module}").HIDDEN)
+        covered = set()
+        for path in paths:
+            master = build.master_notebook(path, index, version)
+            code = "\n".join(c.source for c in master.cells if c.cell_type == "code")
+            run = set(re.findall(rf"run_hidden\(env, '{module}', '([^']+)'\)", code))
+            assert run == {ex.label for ex in GRADED[path.stem]}, path.name
+            assert not run & covered, f"{path.name} repeats {sorted(run & covered)}"
+            covered |= run
+        assert covered == hidden
+
+
+def test_a_hidden_test_of_no_notebook_of_its_module_is_refused(tmp_path, monkeypatch):
+    import classroom.hidden.ch09 as hidden
+    monkeypatch.setitem(hidden.HIDDEN, "ch9-ex-nowhere", lambda env: None)
+    for stem in ("09_conditional", "09_digits_and_codes"):
+        with pytest.raises(ValueError, match=r"missing \[\], unknown \['ch9-ex-nowhere'\]"):
+            build.build_all(tmp_path, [stem])
+    assert not list(tmp_path.iterdir()), "a refused build must write nothing"
+
+
+def test_a_hidden_test_of_another_module_s_notebook_is_refused(tmp_path, monkeypatch):
+    """Sharing is by module: chapter 8's page does not accept a chapter 9 exercise's hidden test."""
+    import classroom.hidden.ch08 as hidden
+    monkeypatch.setitem(hidden.HIDDEN, "ch9-ex-cls", lambda env: None)
+    with pytest.raises(ValueError, match=r"unknown \['ch9-ex-cls'\]"):
+        build.build_all(tmp_path, ["08_losses_and_normalisation"])
 
 
 def test_an_unknown_notebook_name_is_refused(tmp_path):

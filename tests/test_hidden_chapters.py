@@ -1,10 +1,10 @@
-"""classroom/hidden/ch01..ch07: the hidden tests of the chapters' code exercises.
+"""classroom/hidden/ch01..ch09: the hidden tests of the chapters' code exercises.
 
 For every exercise: the reference answer of tests/test_exercises_chNN.py and the notebook's own solution
 pass; a stub still raising NotImplementedError fails with "not attempted" (an AssertionError); every
 planted wrong answer fails; answers that pass the visible check but only work on its inputs fail; a
-missing name is reported by name. The HIDDEN keys of each module are exactly the notebook's code exercises,
-and the tests leave the global random state alone.
+missing name is reported by name. The HIDDEN keys of each module are exactly the code exercises of its
+notebooks (chapter 9 has two pages, one module), and the tests leave the global random state alone.
 """
 import json
 import math
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.optimize
 import scipy.stats
 import torch
 import torch.nn.functional as F
@@ -29,13 +30,17 @@ import test_exercises_ch06 as t06
 import test_exercises_ch07 as t07
 import test_exercises_ch08 as t08
 import test_exercises_ch09 as t09
+from classroom import build
 from classroom.hidden import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
-NOTEBOOKS = {ch01: "01_minimax.ipynb", ch02: "02_divergences.ipynb", ch03: "03_wasserstein.ipynb",
-             ch04: "04_weight_clipping.ipynb", ch05: "05_gradient_penalty.ipynb",
-             ch06: "06_shapes_wgan_gp.ipynb", ch07: "07_critic_classifier.ipynb",
-             ch08: "08_losses_and_normalisation.ipynb", ch09: "09_conditional.ipynb"}
+# hidden module -> the notebooks whose code exercises it tests (every book/NN_*.ipynb maps to chNN)
+NOTEBOOKS = {ch01: ["01_minimax.ipynb"], ch02: ["02_divergences.ipynb"], ch03: ["03_wasserstein.ipynb"],
+             ch04: ["04_weight_clipping.ipynb"], ch05: ["05_gradient_penalty.ipynb"],
+             ch06: ["06_shapes_wgan_gp.ipynb"], ch07: ["07_critic_classifier.ipynb"],
+             ch08: ["08_losses_and_normalisation.ipynb"],
+             ch09: ["09_conditional.ipynb", "09_digits_and_codes.ipynb"]}
+NOTEBOOK_FILES = [(module, name) for module, names in NOTEBOOKS.items() for name in names]
 
 # label -> (hidden module, the student's function name, the CHECKS table, its key)
 EXERCISES = {
@@ -73,6 +78,9 @@ EXERCISES = {
     "ch9-ex-embedding": (ch09, "summed_embedding", t09.CHECKS, "summed embedding"),
     "ch9-ex-projection": (ch09, "projection_score", t09.CHECKS, "projection score"),
     "ch9-ex-cls": (ch09, "matching_aware_loss", t09.CHECKS, "matching-aware loss"),
+    "ch9-ex-mi-bound": (ch09, "mutual_information_bound", t09.CHECKS, "mutual information bound"),
+    "ch9-ex-gaussian-nll": (ch09, "gaussian_code_nll", t09.CHECKS, "gaussian code nll"),
+    "ch9-ex-cluster-accuracy": (ch09, "cluster_accuracy", t09.CHECKS, "cluster accuracy"),
 }
 
 
@@ -343,6 +351,31 @@ def cls_column_only(real_right, real_wrong, fake_right):
             + 0.5 * (F.softplus(real_wrong[:, 0]).mean() + F.softplus(fake_right[:, 0]).mean()))
 
 
+def mi_k_from_the_codes(logits, codes):
+    """K read from the codes (largest + 1): right whenever the batch holds the last category, as the visible
+    check's batches do."""
+    return math.log(int(codes.max()) + 1) - F.cross_entropy(logits, codes)
+
+
+def mi_one_hot_without_num_classes(logits, codes):
+    """F.one_hot(codes) without num_classes has max(codes) + 1 columns: a shape error once a batch misses the
+    last category."""
+    return math.log(logits.shape[1]) + (F.one_hot(codes) * logits.log_softmax(dim=1)).sum(dim=1).mean()
+
+
+def nll_clamping_log_std(mean, log_std, codes):
+    """Clamps log sigma to [-5, 5], as networks' outputs often are: the visible check's lie inside."""
+    return t09.gaussian_code_nll(mean, log_std.clamp(-5.0, 5.0), codes)
+
+
+def cluster_counting_distinct_values(predicted, labels):
+    """Sizes the table by the number of distinct values: right when both count from 0 without gaps."""
+    table = np.zeros((len(torch.unique(predicted)), len(torch.unique(labels))))
+    np.add.at(table, (predicted.numpy(), labels.numpy()), 1)
+    rows, cols = scipy.optimize.linear_sum_assignment(table, maximize=True)
+    return float(table[rows, cols].sum() / len(labels))
+
+
 VISIBLE_ONLY = {
     "ch1-ex-optimal-d": [d_star_1d_loop, d_star_clamped],
     "ch1-ex-non-saturating": [non_saturating_by_cases, non_saturating_mean_over_first_axis],
@@ -378,6 +411,9 @@ VISIBLE_ONLY = {
     "ch9-ex-embedding": [embedding_up_to_three_attributes, embedding_in_float64],
     "ch9-ex-projection": [projection_squeezed, projection_in_float64],
     "ch9-ex-cls": [cls_column_only],
+    "ch9-ex-mi-bound": [mi_k_from_the_codes, mi_one_hot_without_num_classes],
+    "ch9-ex-gaussian-nll": [nll_clamping_log_std],
+    "ch9-ex-cluster-accuracy": ["memorised", cluster_counting_distinct_values],
 }
 
 
@@ -433,6 +469,11 @@ OTHER_CORRECT = {
                                                              for a, t in enumerate(tables)]).sum(dim=0)],
     "ch9-ex-projection": [t09.projection_score_with_einsum],
     "ch9-ex-cls": [t09.matching_aware_loss_with_bce, gl.losses.matching_aware_discriminator_loss],
+    "ch9-ex-mi-bound": [t09.mutual_information_bound_by_gather,
+                        lambda logits, codes: gl.losses.mutual_information_lower_bound(logits, codes,
+                                                                                       logits.shape[1])],
+    "ch9-ex-gaussian-nll": [t09.gaussian_code_nll_with_distributions, gl.losses.gaussian_code_loss],
+    "ch9-ex-cluster-accuracy": [t09.cluster_accuracy_by_permutations, gl.infogan.cluster_accuracy],
 }
 
 
@@ -499,8 +540,13 @@ def _code_exercises(notebook: Path) -> dict:
 
 @pytest.mark.parametrize("module", list(NOTEBOOKS), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
 def test_the_hidden_tests_are_exactly_the_notebooks_code_exercises(module):
-    exercises = _code_exercises(BOOK / NOTEBOOKS[module])
-    assert exercises, "the notebook should have code exercises"
+    """HIDDEN is the union of its notebooks' code exercises; each notebook has some, and no label is in two."""
+    exercises = {}
+    for name in NOTEBOOKS[module]:
+        found = _code_exercises(BOOK / name)
+        assert found, f"{name} should have code exercises"
+        assert not set(found) & set(exercises), f"{name} repeats the labels {sorted(set(found) & set(exercises))}"
+        exercises.update(found)
     assert set(module.HIDDEN) == set(exercises)
     for label, stub in exercises.items():
         name = EXERCISES[label][1]
@@ -509,7 +555,9 @@ def test_the_hidden_tests_are_exactly_the_notebooks_code_exercises(module):
 
 def test_every_notebook_with_code_exercises_has_a_hidden_module():
     with_exercises = {p.name for p in BOOK.glob("*.ipynb") if _code_exercises(p)}
-    assert with_exercises == set(NOTEBOOKS.values())
+    assert with_exercises == {name for _, name in NOTEBOOK_FILES}
+    for module, name in NOTEBOOK_FILES:         # the module the classroom build runs for that notebook
+        assert build.hidden_module_name(BOOK / name) == module.__name__.rsplit(".", 1)[-1]
 
 
 @pytest.mark.parametrize("label", sorted(EXERCISES))
@@ -535,11 +583,14 @@ def _solutions(notebook: Path) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("module", list(NOTEBOOKS), ids=lambda m: m.__name__.rsplit(".", 1)[-1])
-def test_the_notebooks_own_solutions_pass(module):
-    namespace = _solutions(BOOK / NOTEBOOKS[module])
-    for label, test in module.HIDDEN.items():
-        test(namespace)
+@pytest.mark.parametrize("module, notebook", NOTEBOOK_FILES, ids=[name for _, name in NOTEBOOK_FILES])
+def test_the_notebooks_own_solutions_pass(module, notebook):
+    """Each notebook's solutions pass the hidden tests of its own exercises (a namespace of its own)."""
+    labels = _code_exercises(BOOK / notebook)
+    assert labels, f"{notebook} should have code exercises"
+    namespace = _solutions(BOOK / notebook)
+    for label in labels:
+        module.HIDDEN[label](namespace)
 
 
 def test_the_hidden_tests_leave_the_global_random_state_alone():

@@ -1,7 +1,8 @@
 """Hidden tests: used only for grading, never shown to students.
 
-One module per notebook with exercises: ``chNN`` for chapter NN (``book/NN_*.ipynb``), and the notebook's
-stem for the assignments in ``book/assignments/`` (e.g. ``fix_mode_collapse``). Each module defines
+One module per chapter with exercises: ``chNN`` for chapter NN (every ``book/NN_*.ipynb``: a chapter of
+several pages, like chapter 9, has one module for the exercises of all of them), and the notebook's stem
+for the assignments in ``book/assignments/`` (e.g. ``fix_mode_collapse``). Each module defines
 
     HIDDEN: dict[str, Callable[[dict], None]]
 

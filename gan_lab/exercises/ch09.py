@@ -1,5 +1,8 @@
-"""Checks for chapter 9's exercises (conditional GANs: the summed label embedding, the projection critic and
-GAN-CLS's matching-aware discriminator loss)."""
+"""Checks for chapter 9's exercises, on its two pages: book/09_conditional.ipynb (conditional GANs: the summed
+label embedding, the projection critic and GAN-CLS's matching-aware discriminator loss) and
+book/09_digits_and_codes.ipynb (InfoGAN: the mutual-information lower bound of a categorical code, the
+Gaussian negative log-likelihood of a continuous code, and the accuracy of a clustering under its best
+relabelling)."""
 from __future__ import annotations
 
 import itertools
@@ -8,10 +11,11 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from .. import conditional, losses
+from .. import conditional, infogan, losses
 from ._compare import close, close_tensors, seeded
 
 __all__ = ["check_summed_embedding", "check_projection_score", "check_matching_aware_loss",
+           "check_mutual_information_bound", "check_gaussian_code_nll", "check_cluster_accuracy",
            "IdentityFeatures"]
 
 # (condition, d, n): one attribute (where a concatenation and a mean equal the sum), a first table with the
@@ -211,3 +215,124 @@ def check_matching_aware_loss(fn: Callable[[torch.Tensor, torch.Tensor, torch.Te
                    " (log D = -softplus(-l) and log(1 - D) = -softplus(l) stay finite where sigmoid rounds to "
                    "0 or 1)")
     return run_check("GAN-CLS matching-aware loss", attempt)
+
+
+# ---- InfoGAN (book/09_digits_and_codes.ipynb) -------------------------------------------------------------
+
+def _code_batch(seed: int, n: int, k: int, scale: float = 2.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, K) float64 logits and (n,) codes in {0..K-1}, unbalanced but each category present (the last one
+    too, so that K is also codes.max() + 1); the logits lean towards the right code."""
+    g = torch.Generator().manual_seed(seed)
+    codes = torch.cat([torch.arange(k), torch.randint(k, (n - k,), generator=g)])
+    codes = codes[torch.randperm(n, generator=g)]
+    logits = scale * torch.randn(n, k, generator=g, dtype=torch.float64)
+    logits[torch.arange(n), codes] += 1.5
+    return logits, codes
+
+
+def _check_bound(name: str, fn: Callable, logits: torch.Tensor, codes: torch.Tensor, hint: str) -> None:
+    leaf, given = logits.clone().requires_grad_(True), codes.clone()
+    got = fn(leaf, given)
+    _unchanged(name, [leaf, given], [logits, codes], "the logits or the codes")
+    expected = losses.mutual_information_lower_bound(leaf, codes, logits.shape[1])
+    close(name, got, expected.item(), rtol=1e-10, atol=1e-12, hint=hint)
+    _same_gradients(name, got, expected, [leaf], ["logits"], hint)
+
+
+def check_mutual_information_bound(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(logits, codes)`` must return InfoGAN's lower bound L_I = log K + E[log Q(c | x)] (in nats) for a code
+    c drawn uniformly from K = ``logits.shape[1]`` categories, with Q(c | x) = softmax(logits)_c, from Q's logits
+    (n, K) and the (n,) int64 codes that made each x; finite for logits as large as +-5000, as a tensor the
+    logits can be differentiated through (``gl.losses.mutual_information_lower_bound``)."""
+    from . import run_check
+
+    def attempt() -> None:
+        hint = (" (L_I = H(c) + E[log Q(c | x)]: log K in nats, K the number of columns of logits (the prior "
+                "is uniform), minus the cross-entropy averaged over the batch)")
+        for k, (n, categories) in enumerate(((40, 3), (17, 5))):
+            _check_bound(f"the bound for {n} samples of a code with K = {categories} categories", fn,
+                         *_code_batch(170 + k, n, categories), hint)
+        big = torch.tensor([[5000.0, -5000.0, 0.0], [-5000.0, 5000.0, 0.0], [0.0, 0.0, 5000.0],
+                            [5000.0, 0.0, -5000.0]], dtype=torch.float64)
+        _check_bound("the bound on logits as large as +-5000 (K = 3)", fn, big, torch.tensor([0, 0, 1, 2]),
+                     " (log Q = log_softmax(logits), or F.cross_entropy: log(softmax(...)) is log 0 = -inf where "
+                     "softmax rounds to 0)")
+    return run_check("InfoGAN's mutual-information bound", attempt)
+
+
+def _gaussian_case(seed: int, n: int, d: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """float64 means, log-stds in [-1.5, 1] (none near 0, where log sigma vanishes) and codes, each (n, d)."""
+    g = torch.Generator().manual_seed(seed)
+    mean = torch.randn(n, d, generator=g, dtype=torch.float64)
+    log_std = torch.rand(n, d, generator=g, dtype=torch.float64) * 1.2 - 1.5
+    log_std[::2] += 1.5                                            # half the rows with sigma > 1
+    codes = mean + torch.randn(n, d, generator=g, dtype=torch.float64) * log_std.exp() * 1.3
+    return mean, log_std, codes
+
+
+def check_gaussian_code_nll(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    """``fn(mean, log_std, codes)`` must return -E[log N(c; mu, sigma^2)] with sigma = exp(log_std), all three
+    of shape (n, d): per sample the sum over the d dimensions of log sigma + (c - mu)^2 / (2 sigma^2)
+    + 1/2 log(2 pi), averaged over the batch, in nats, as a tensor whose gradient reaches mean and log_std
+    (``gl.losses.gaussian_code_loss``)."""
+    from . import run_check
+
+    def attempt() -> None:
+        hint = (" (per sample, summed over the d code dimensions: log sigma + (c - mu)^2 / (2 sigma^2) + "
+                "1/2 log(2 pi), with sigma = exp(log_std) a standard deviation; then the mean over the batch)")
+        for k, (n, d) in enumerate(((30, 2), (7, 3))):
+            mean, log_std, codes = _gaussian_case(180 + k, n, d)
+            leaves = [mean.clone().requires_grad_(True), log_std.clone().requires_grad_(True)]
+            given = [*leaves, codes.clone()]
+            name = f"the NLL of {n} codes with d = {d} dimensions"
+            got = fn(*given)
+            _unchanged(name, given, [mean, log_std, codes], "mean, log_std or codes")
+            expected = losses.gaussian_code_loss(leaves[0], leaves[1], codes)
+            close(name, got, expected.item(), rtol=1e-10, atol=1e-12, hint=hint)
+            _same_gradients(name, got, expected, leaves, ["mean", "log_std"], hint)
+    return run_check("the Gaussian code's negative log-likelihood", attempt)
+
+
+def _clustering(table: Sequence[Sequence[int]], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(predicted, labels), int64 tensors in a shuffled order, whose contingency table is ``table``
+    (entry [k][y]: how many samples cluster k holds of label y)."""
+    pairs = [(k, y) for k, row in enumerate(table) for y, count in enumerate(row) for _ in range(count)]
+    order = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))
+    both = torch.tensor(pairs)[order]
+    return both[:, 0].contiguous(), both[:, 1].contiguous()
+
+
+# (what the case is, its contingency table): the truth under a relabelling; a table where matching the largest
+# count first (or each cluster in turn to its best free label) loses to the best matching and where purity
+# (each cluster its majority label, shared) overcounts; and four clusters for three labels, the best matching
+# leaving cluster 2 unmatched
+CLUSTERINGS = (
+    ("the truth relabelled, 5 clusters", [[0, 0, 4, 0, 0], [0, 0, 0, 0, 6], [5, 0, 0, 0, 0], [0, 0, 0, 3, 0],
+                                          [0, 7, 0, 0, 0]]),
+    ("3 clusters of 3 labels", [[6, 5, 0], [5, 0, 1], [0, 1, 4]]),
+    ("4 clusters of 3 labels", [[5, 0, 0], [0, 4, 1], [0, 3, 0], [1, 0, 6]]),
+)
+
+
+def check_cluster_accuracy(fn: Callable[[torch.Tensor, torch.Tensor], float]) -> bool:
+    """``fn(predicted, labels)`` must return the accuracy of a clustering under its best one-to-one relabelling,
+    max over maps pi from clusters to labels, one cluster per label, of (1/n) #{i : pi(predicted_i) = labels_i},
+    as a number (``gl.infogan.cluster_accuracy``), from two (n,) int64 tensors (cluster ids and labels, each
+    counting from 0), leaving both as they were. With more clusters than labels, the samples of a cluster left
+    without a label count as wrong."""
+    from . import run_check
+
+    def attempt() -> None:
+        hint = (" (build the table of counts cluster x label, then pick one cell per cluster and per label with "
+                "the largest total: scipy.optimize.linear_sum_assignment(table, maximize=True), or every "
+                "permutation for a few clusters; neither each cluster's majority label, which two clusters may "
+                "share, nor the largest cells first)")
+        for k, (what, table) in enumerate(CLUSTERINGS):
+            predicted, labels = _clustering(table, 190 + k)
+            given = [predicted.clone(), labels.clone()]
+            name = f"the accuracy of {what} ({len(labels)} samples)"
+            got = fn(*given)
+            if not (torch.equal(given[0], predicted) and torch.equal(given[1], labels)):
+                raise AssertionError(f"{name}: predicted or labels were modified; leave them as they are")
+            close(name, got, infogan.cluster_accuracy(predicted, labels), atol=1e-12, hint=hint)
+    return run_check("the clustering's accuracy", attempt)
