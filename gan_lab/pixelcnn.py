@@ -19,7 +19,8 @@ sequential: D passes, one sub-pixel at a time (``sample``).
   rounding error (3.9 / 255) is half the noise's std, so the noise survives as flips between neighbouring
   levels, and the net's output is only 3 x 8 logits a pixel. Quantised, the 6 classes of 3 shapes x colours
   A and B at noise 0.03 have an entropy of 0.248 bits/dim (0.092 at 4 levels, 0.466 at 16): no model's
-  expected held-out bits/dim can be lower.
+  expected held-out bits/dim can be lower (``shapes_entropy_bits_per_dim``: 0.2446 given the class, plus at
+  most log2(6) / 768 = 0.0034 for the class itself).
 - ``MaskedConv2d``, ``PixelCNN``: the network; ``log_likelihood`` (nats per image), ``bits_per_dim``
   (-log2 p(x) / D, averaged over images), ``sample``.
 - ``IndependentPixels`` / ``fit_independent``: the trivial baseline, every sub-pixel an independent
@@ -35,19 +36,20 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Optional, Sequence, Union
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import checks, settings
+from . import checks, data, settings
 from .loop import TrainingDiverged, optimizer
 from .settings import resolve_device
 
 __all__ = ["LEVELS", "MASK_TYPES", "quantise", "dequantise", "MaskedConv2d", "PixelCNN", "IndependentPixels",
-           "fit_independent", "log_likelihood", "bits_per_dim", "sample", "PixelCNNResult", "train_pixelcnn"]
+           "fit_independent", "log_likelihood", "bits_per_dim", "shapes_entropy_bits_per_dim", "sample",
+           "PixelCNNResult", "train_pixelcnn"]
 
 LEVELS = 8
 MASK_TYPES = ("A", "B")
@@ -296,6 +298,43 @@ def log_likelihood(model: Model, x_int: torch.Tensor) -> torch.Tensor:
     x = _check_images(x_int, model.levels, model.colour_channels, "x_int")
     _check_size(model, x.shape[2], x.shape[3])
     return _log_likelihood(model, x)
+
+
+def shapes_entropy_bits_per_dim(classes: Sequence[data.ShapeClass], size: int, levels: int = LEVELS) -> float:
+    """H(x | class) / D in bits: the entropy of ``quantise``d shape images given their class, per sub-pixel,
+    averaged over ``classes`` (equally many images of each, as ``data.shapes_dataset`` draws them).
+
+    Only the noise is random (``data.shapes``): sub-pixel i of a class is u_i = round(255 clamp(c_i + e_i, 0, 1))
+    with c_i its clean value and e_i ~ N(0, sigma^2) on the shape's pixels (the background is exactly white),
+    and then its level round(u_i (levels - 1) / 255). The sub-pixels are independent given the class, so
+
+        H(x | class) = sum_i H(q_i | class),   P(q_i = l) = sum over the u of level l of P(u_i = u),
+
+    each P(u_i = u) a difference of two Gaussian CDFs. Any model's expected bits/dim on these images is at
+    least H(x) / D >= H(x | class) / D (Gibbs' inequality), and H(x) / D is at most this plus log2(C) / D for C
+    classes; it is the floor that a likelihood model's held-out bits/dim can approach and not pass.
+    """
+    if isinstance(classes, data.ShapeClass) or not isinstance(classes, Sequence) or not classes or \
+            not all(isinstance(c, data.ShapeClass) for c in classes):
+        raise ValueError(f"classes must be a non-empty sequence of data.ShapeClass, got {classes!r:.120}")
+    size = checks.integer("size", size, 8)
+    levels = _levels(levels)
+    u = torch.arange(256, dtype=torch.float64)
+    level_of_u = torch.round(u * (levels - 1) / 255).to(torch.int64)      # no ties: 255 (2l + 1) is odd
+    edges = torch.cat([torch.tensor([-math.inf]), (u[:-1] + 0.5) / 255, torch.tensor([math.inf])])
+    total = 0.0
+    for cls in classes:
+        mask = torch.from_numpy(data.shape_mask(cls.shape, size))
+        clean = torch.tensor(cls.color, dtype=torch.float32).double()    # the float32 colour data.shapes uses
+        if cls.noise == 0.0:
+            continue                                                       # one image: no entropy
+        # P(u = k) for each channel's clean value: Phi((edge_{k+1} - c) / sigma) - Phi((edge_k - c) / sigma)
+        cdf = torch.special.ndtr((edges[None, :] - clean[:, None]) / cls.noise)
+        p_u = (cdf[:, 1:] - cdf[:, :-1]).clamp_min(0.0)                   # (3, 256)
+        p_q = torch.zeros(3, levels, dtype=torch.float64).index_add_(1, level_of_u, p_u)
+        per_channel = -(torch.special.xlogy(p_q, p_q)).sum(dim=1) / math.log(2.0)
+        total += float(per_channel.sum()) * int(mask.sum())              # every shape pixel, three channels
+    return total / len(classes) / (3 * size * size)
 
 
 @torch.no_grad()
