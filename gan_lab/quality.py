@@ -33,7 +33,7 @@ from .data import to_tensor
 from . import checks, settings
 from .settings import resolve_device
 
-__all__ = ["ShapesClassifier", "train_classifier", "accuracy", "extract_features", "frechet_distance",
+__all__ = ["ShapesClassifier", "train_classifier", "predict", "accuracy", "extract_features", "frechet_distance",
            "kernel_inception_distance"]
 
 Images = Union[torch.Tensor, np.ndarray]
@@ -184,20 +184,27 @@ def _phi(net: nn.Module):
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, images: Images, labels: Union[torch.Tensor, np.ndarray], *,
-             batch_size: int = 256) -> float:
-    """The fraction of ``images`` whose arg-max logit under ``model`` is their label."""
+def predict(model: nn.Module, images: Images, *, batch_size: int = 256) -> torch.Tensor:
+    """arg max_k model(x)_k for each of ``images``: the classifier's labels, an int64 CPU tensor (n,), computed
+    ``batch_size`` at a time in eval mode on the model's device (the model's mode is restored)."""
     x = _as_batch("images", images)
-    y = _as_labels(labels, len(x))
     batch_size = checks.integer("batch_size", batch_size, 1)
     dev, was_training = _device_of(model), model.training
     model.eval()
     try:
-        pred = torch.cat([model(x[i:i + batch_size].to(dev)).argmax(dim=1).cpu()
+        return torch.cat([model(x[i:i + batch_size].to(dev)).argmax(dim=1).cpu()
                           for i in range(0, len(x), batch_size)])
     finally:
         model.train(was_training)
-    return float((pred == y).double().mean())
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, images: Images, labels: Union[torch.Tensor, np.ndarray], *,
+             batch_size: int = 256) -> float:
+    """The fraction of ``images`` whose arg-max logit under ``model`` (``predict``) is their label."""
+    x = _as_batch("images", images)
+    y = _as_labels(labels, len(x))
+    return float((predict(model, x, batch_size=batch_size) == y).double().mean())
 
 
 @torch.no_grad()

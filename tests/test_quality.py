@@ -238,3 +238,15 @@ def test_kid_rejects_bad_arguments(net, kwargs, match):
     rng = np.random.default_rng(5)
     with pytest.raises(ValueError, match=match):
         quality.kernel_inception_distance(draw(1, 10, rng), draw(1, 12, rng), net, **kwargs)
+
+
+def test_predict_is_the_arg_max_batch_by_batch_and_restores_the_mode():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 5)).train()
+    x = torch.rand(37, 3, 8, 8) * 2 - 1
+    got = quality.predict(net, x, batch_size=10)
+    assert got.dtype == torch.int64 and got.shape == (37,) and net.training
+    assert torch.equal(got, net(x).argmax(dim=1))
+    assert quality.accuracy(net, x, got) == 1.0 and quality.accuracy(net, x, (got + 1) % 5) == 0.0
+    with pytest.raises(ValueError, match="batch_size"):
+        quality.predict(net, x, batch_size=0)
