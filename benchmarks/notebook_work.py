@@ -404,6 +404,13 @@ def count_train_infogan(session: Session, original: Callable, args: tuple, kwarg
     return _count_by_short_runs(session, original, args, kwargs, InfoGANConfig, ("images",))
 
 
+def count_train_translation(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
+    """Count ``translation.train_translation`` (``_count_by_short_runs``: a step's FLOPs scale with the batch
+    drawn from each domain)."""
+    from gan_lab.translation import TranslationConfig
+    return _count_by_short_runs(session, original, args, kwargs, TranslationConfig, ("domain_a", "domain_b"))
+
+
 # ---- two fixed distributions: estimate.fit_two_sample --------------------------------------------------------
 
 def count_fit_two_sample(session: Session, original: Callable, args: tuple, kwargs: dict) -> tuple[Any, Call]:
@@ -487,7 +494,8 @@ def _size_of(value: Any) -> Any:
 
 COUNTERS = {"train": count_train, "train_seeds": count_train, "train_images": count_train_images,
             "fit_two_sample": count_fit_two_sample, "train_classifier": count_train_classifier,
-            "train_text_to_image": count_train_text_to_image, "train_infogan": count_train_infogan}
+            "train_text_to_image": count_train_text_to_image, "train_infogan": count_train_infogan,
+            "train_translation": count_train_translation}
 
 
 def _wrapper(session: Session, name: str, original: Callable) -> Callable:
@@ -523,13 +531,15 @@ def install(*, exact: bool = False) -> Session:
     """Start counting every operator of this process, and wrap the training entry points (wherever gan_lab
     holds them: module attributes, ``runs.CACHEABLE``, ``runs.cached``); exact POT work is timed as host work
     and ``costs.report`` (which may calibrate) is left out of the count. Returns the session."""
-    from gan_lab import costs, estimate, images, infogan, metrics, quality, runs, scoring, text_to_image, transport
+    from gan_lab import (costs, estimate, images, infogan, metrics, quality, runs, scoring, text_to_image, translation,
+                         transport)
     train_module = sys.modules["gan_lab.train"]      # gan_lab.train is the function, re-exported
     session = Session(_work.Counter(), exact=exact)
     originals = {"train": train_module.train, "train_seeds": train_module.train_seeds,
                  "train_images": images.train_images, "fit_two_sample": estimate.fit_two_sample,
                  "train_classifier": quality.train_classifier,
-                 "train_text_to_image": text_to_image.train_text_to_image, "train_infogan": infogan.train_infogan}
+                 "train_text_to_image": text_to_image.train_text_to_image, "train_infogan": infogan.train_infogan,
+                 "train_translation": translation.train_translation}
     wrapped = {id(fn): _wrapper(session, name, fn) for name, fn in originals.items()}
 
     def by_size(fn: Callable, host: bool) -> Callable:

@@ -166,6 +166,23 @@ def test_the_extrapolation_of_train_infogan_equals_the_full_count_and_pads_the_r
     assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
 
 
+def test_the_extrapolation_of_train_translation_equals_the_full_count_and_pads_the_result():
+    from gan_lab import translation
+    x = gl.data.to_tensor(gl.data.shapes_dataset(gl.data.SHAPES_TRAIN, 6, size=16, seed=0)[0])
+    # batch 6 from each domain: the short runs count at a batch of 2, and scale a step's FLOPs by 3
+    config = translation.TranslationConfig(size=16, width=4, blocks=1, batch_size=6, steps=11, log_every=4,
+                                           progress=False)
+    args, kwargs = (x[:6], x[6:]), dict(config=config)
+    call, exact = _exact_and_extrapolated(nw.count_train_translation, translation.train_translation, args, kwargs)
+    assert call.work.rounded() == exact.rounded() and exact.flops > 0
+    session = nw.Session(work.Counter())
+    session.counter.start()
+    short, _ = nw.count_train_translation(session, translation.train_translation, args, kwargs)
+    session.counter.stop()
+    full = translation.train_translation(*args, **kwargs)
+    assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
+
+
 def test_the_extrapolation_of_fit_two_sample_and_train_classifier_equal_the_full_counts():
     D = nets.discriminator(2, width=8, depth=2)
     call, exact = _exact_and_extrapolated(nw.count_fit_two_sample, estimate.fit_two_sample,
