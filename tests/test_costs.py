@@ -130,56 +130,45 @@ def test_the_extrapolation_of_train_images_equals_the_full_count_and_pads_the_re
     assert short.config == full.config
 
 
-def test_the_extrapolation_of_train_text_to_image_equals_the_full_count_and_pads_the_result():
+def _text_to_image_call():
     from gan_lab import text_to_image
     classes = gl.data.SHAPES_TRAIN
     u8, y = gl.data.shapes_dataset(classes, 6, size=16, seed=0)
-    # batch 6: the short runs count at a batch of 2, and scale a step's FLOPs by 3
-    args = (gl.data.to_tensor(u8), torch.from_numpy(y), classes)
     kwargs = dict(width=4, noise_dim=4, text_dim=4, embed_dim=4, text_hidden=8, captions_per_class=4, batch_size=6,
                   steps=11, log_every=4, progress=False)
-    call, exact = _exact_and_extrapolated(nw.count_train_text_to_image, text_to_image.train_text_to_image, args,
-                                          kwargs)
-    assert call.work.rounded() == exact.rounded() and exact.flops > 0
-    session = nw.Session(work.Counter())
-    session.counter.start()
-    short, _ = nw.count_train_text_to_image(session, text_to_image.train_text_to_image, args, kwargs)
-    session.counter.stop()
-    full = text_to_image.train_text_to_image(*args, **kwargs)
-    assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
+    return nw.count_train_text_to_image, text_to_image.train_text_to_image, (gl.data.to_tensor(u8),
+                                                                              torch.from_numpy(y), classes), kwargs
 
 
-def test_the_extrapolation_of_train_infogan_equals_the_full_count_and_pads_the_result():
+def _infogan_call():
     from gan_lab import infogan
     u8, _ = gl.data.shapes_dataset(gl.data.SHAPES_TRAIN, 6, size=16, seed=0)
-    # batch 6: the short runs count at a batch of 2, and scale a step's FLOPs by 3
-    args = (gl.data.to_tensor(u8),)
     kwargs = dict(width=4, noise_dim=4, n_categories=2, q_width=8, batch_size=6, steps=11, log_every=4,
                   progress=False)
-    call, exact = _exact_and_extrapolated(nw.count_train_infogan, infogan.train_infogan, args, kwargs)
-    assert call.work.rounded() == exact.rounded() and exact.flops > 0
-    session = nw.Session(work.Counter())
-    session.counter.start()
-    short, _ = nw.count_train_infogan(session, infogan.train_infogan, args, kwargs)
-    session.counter.stop()
-    full = infogan.train_infogan(*args, **kwargs)
-    assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
+    return nw.count_train_infogan, infogan.train_infogan, (gl.data.to_tensor(u8),), kwargs
 
 
-def test_the_extrapolation_of_train_translation_equals_the_full_count_and_pads_the_result():
+def _translation_call():
     from gan_lab import translation
     x = gl.data.to_tensor(gl.data.shapes_dataset(gl.data.SHAPES_TRAIN, 6, size=16, seed=0)[0])
-    # batch 6 from each domain: the short runs count at a batch of 2, and scale a step's FLOPs by 3
     config = translation.TranslationConfig(size=16, width=4, blocks=1, batch_size=6, steps=11, log_every=4,
                                            progress=False)
-    args, kwargs = (x[:6], x[6:]), dict(config=config)
-    call, exact = _exact_and_extrapolated(nw.count_train_translation, translation.train_translation, args, kwargs)
+    return nw.count_train_translation, translation.train_translation, (x[:6], x[6:]), dict(config=config)
+
+
+@pytest.mark.parametrize("make_call", [_text_to_image_call, _infogan_call, _translation_call],
+                         ids=["text_to_image", "infogan", "translation"])
+def test_the_extrapolation_of_a_loop_counted_by_short_runs_equals_the_full_count_and_pads_the_result(make_call):
+    """Batch 6: the short runs count at a batch of 2 and scale a step's FLOPs by 3; the result's history is
+    padded to the full schedule."""
+    counter, original, args, kwargs = make_call()
+    call, exact = _exact_and_extrapolated(counter, original, args, kwargs)
     assert call.work.rounded() == exact.rounded() and exact.flops > 0
     session = nw.Session(work.Counter())
     session.counter.start()
-    short, _ = nw.count_train_translation(session, translation.train_translation, args, kwargs)
+    short, _ = counter(session, original, args, kwargs)
     session.counter.stop()
-    full = translation.train_translation(*args, **kwargs)
+    full = original(*args, **kwargs)
     assert short.history["step"] == full.history["step"] == [4, 8, 11] and short.config == full.config
 
 
